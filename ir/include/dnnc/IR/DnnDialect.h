@@ -1,0 +1,31 @@
+//===- DnnDialect.h - the dnn dialect, its ops and helpers ------*- C++ -*-===//
+#ifndef DNNC_IR_DNNDIALECT_H
+#define DNNC_IR_DNNDIALECT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "dnnc/IR/DnnOpsDialect.h.inc"
+
+#define GET_OP_CLASSES
+#include "dnnc/IR/DnnOps.h.inc"
+
+namespace dnnc::dnn {
+
+/// The layer name an op carries in its location (`NameLoc`), or "" if none.
+llvm::StringRef getLayerName(mlir::Operation *op);
+
+/// Activations that dense/conv2d can apply in their epilogue.
+bool isFusableActivation(llvm::StringRef name);
+
+/// Function attribute names for the model's input/output names.
+constexpr const char *kInputNamesAttr = "dnn.input_names";
+constexpr const char *kOutputNamesAttr = "dnn.output_names";
+
+} // namespace dnnc::dnn
+
+#endif // DNNC_IR_DNNDIALECT_H

@@ -1,0 +1,376 @@
+//===- DnnOps.cpp - shape rules and verifiers of the dnn ops ------------===//
+//
+// Every shape rule is an `inferReturnTypes`: the frontend calls it before it
+// builds an op (so a bad layer is reported at its source line), and the
+// InferTypeOpInterface verifier calls it again on parsed IR.
+//
+//===----------------------------------------------------------------------===//
+#include "dnnc/IR/DnnDialect.h"
+#include "dnnc/IR/ShapeFormat.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace dnnc::dnn;
+
+namespace {
+
+constexpr int64_t kDyn = ShapedType::kDynamicSize;
+
+RankedTensorType tensorOf(MLIRContext *ctx, ArrayRef<int64_t> shape) {
+  return RankedTensorType::get(shape, Float32Type::get(ctx));
+}
+
+ArrayRef<int64_t> shapeOf(Value v) {
+  return v.getType().cast<RankedTensorType>().getShape();
+}
+
+SmallVector<int64_t, 4> ints(ArrayAttr attr) {
+  SmallVector<int64_t, 4> out;
+  for (Attribute a : attr)
+    out.push_back(a.cast<IntegerAttr>().getInt());
+  return out;
+}
+
+/// Checks an integer-list attribute's length and lower bound; reports at loc.
+LogicalResult checkInts(Optional<Location> loc, StringRef op, StringRef name,
+                        ArrayAttr attr, size_t count, int64_t minimum,
+                        SmallVectorImpl<int64_t> &out) {
+  if (!attr)
+    return emitOptionalError(loc, op, ": missing attribute '", name, "'");
+  out = ints(attr);
+  if (out.size() != count)
+    return emitOptionalError(loc, op, ": '", name, "' needs ", count,
+                             " values, got ", out.size());
+  for (int64_t v : out)
+    if (v < minimum)
+      return emitOptionalError(loc, op, ": '", name, "' values must be >= ",
+                               minimum, ", got ", v);
+  return success();
+}
+
+LogicalResult checkRank(Optional<Location> loc, StringRef op, StringRef what,
+                        Value v, int64_t rank, StringRef layout) {
+  auto shape = shapeOf(v);
+  if ((int64_t)shape.size() != rank)
+    return emitOptionalError(loc, op, ": ", what, " must have rank ", rank,
+                             " ", layout, ", got ", formatShape(shape));
+  return success();
+}
+
+/// Output extent of a sliding window; fails when the window does not fit.
+LogicalResult windowExtent(Optional<Location> loc, StringRef op, StringRef axis,
+                           int64_t in, int64_t kernel, int64_t stride,
+                           int64_t padBefore, int64_t padAfter,
+                           int64_t dilation, int64_t &out) {
+  int64_t span = dilation * (kernel - 1) + 1;
+  int64_t padded = in + padBefore + padAfter;
+  if (padded < span)
+    return emitOptionalError(loc, op, ": the window ", axis, " (", span,
+                             dilation > 1 ? " with dilation" : "",
+                             ") is larger than the padded input ", axis, " (", padded, ")");
+  out = (padded - span) / stride + 1;
+  return success();
+}
+
+LogicalResult verifyActivation(Operation *op, StringRef act) {
+  if (!isFusableActivation(act))
+    return op->emitOpError("unknown activation '")
+           << act << "' (expected none, relu, sigmoid, tanh or leaky_relu)";
+  return success();
+}
+
+/// Only dimension 0 (the batch) may be dynamic, in operands and results.
+LogicalResult verifyStaticExceptBatch(Operation *op) {
+  auto check = [&](Type t) -> LogicalResult {
+    auto shape = t.cast<RankedTensorType>().getShape();
+    for (size_t i = 1; i < shape.size(); ++i)
+      if (shape[i] == kDyn)
+        return op->emitOpError("only dimension 0 (the batch) may be dynamic, got ")
+               << t;
+    return success();
+  };
+  for (Type t : op->getOperandTypes())
+    if (failed(check(t)))
+      return failure();
+  for (Type t : op->getResultTypes())
+    if (failed(check(t)))
+      return failure();
+  return success();
+}
+
+LogicalResult checkVector(Optional<Location> loc, StringRef op, StringRef what,
+                          Value v, int64_t length) {
+  auto shape = shapeOf(v);
+  if (shape.size() != 1 || shape[0] != length)
+    return emitOptionalError(loc, op, ": ", what, " must have shape [", length,
+                             "], got ", formatShape(shape));
+  return success();
+}
+
+} // namespace
+
+/// Ops without attribute constraints of their own.
+template <typename OpT> static LogicalResult verifyOp(OpT op) {
+  return verifyStaticExceptBatch(op);
+}
+
+//===----------------------------------------------------------------------===//
+// weight
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyOp(WeightOp op) {
+  if (op.getName().empty())
+    return op.emitOpError("needs a non-empty name");
+  for (int64_t d : op.getType().cast<RankedTensorType>().getShape())
+    if (d == kDyn)
+      return op.emitOpError("weights must have a static shape");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// dense
+//===----------------------------------------------------------------------===//
+
+LogicalResult DenseOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                        ValueRange operands, DictionaryAttr attrs,
+                                        RegionRange regions,
+                                        SmallVectorImpl<Type> &results) {
+  DenseOp::Adaptor op(operands, attrs, regions);
+  if (failed(checkRank(loc, "dense", "input", op.getInput(), 2, "[N, features]")) ||
+      failed(checkRank(loc, "dense", "weight", op.getWeight(), 2, "[units, features]")))
+    return failure();
+  auto x = shapeOf(op.getInput()), w = shapeOf(op.getWeight());
+  if (w[1] != x[1])
+    return emitOptionalError(loc, "dense: input has ", x[1],
+                             " features but the weight ", formatShape(w),
+                             " expects ", w[1]);
+  if (op.getBias() && failed(checkVector(loc, "dense", "bias", op.getBias(), w[0])))
+    return failure();
+  results.push_back(tensorOf(ctx, {x[0], w[0]}));
+  return success();
+}
+
+static LogicalResult verifyOp(DenseOp op) {
+  if (failed(verifyActivation(op, op.getActivation())))
+    return failure();
+  return verifyStaticExceptBatch(op);
+}
+
+//===----------------------------------------------------------------------===//
+// conv2d
+//===----------------------------------------------------------------------===//
+
+LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                         ValueRange operands, DictionaryAttr attrs,
+                                         RegionRange regions,
+                                         SmallVectorImpl<Type> &results) {
+  Conv2dOp::Adaptor op(operands, attrs, regions);
+  SmallVector<int64_t, 4> strides, padding, dilations;
+  if (failed(checkRank(loc, "conv2d", "input", op.getInput(), 4, "[N, C, H, W]")) ||
+      failed(checkRank(loc, "conv2d", "weight", op.getWeight(), 4,
+                       "[out, in/groups, kh, kw]")) ||
+      failed(checkInts(loc, "conv2d", "strides", op.getStrides(), 2, 1, strides)) ||
+      failed(checkInts(loc, "conv2d", "padding", op.getPadding(), 4, 0, padding)) ||
+      failed(checkInts(loc, "conv2d", "dilations", op.getDilations(), 2, 1, dilations)))
+    return failure();
+  auto x = shapeOf(op.getInput()), w = shapeOf(op.getWeight());
+  int64_t groups = op.getGroupsAttr() ? op.getGroupsAttr().getInt() : 1;
+  if (groups < 1)
+    return emitOptionalError(loc, "conv2d: groups must be >= 1, got ", groups);
+  if (x[1] % groups != 0 || w[0] % groups != 0)
+    return emitOptionalError(loc, "conv2d: groups (", groups,
+                             ") must divide the input channels (", x[1],
+                             ") and the filters (", w[0], ")");
+  if (w[1] * groups != x[1])
+    return emitOptionalError(loc, "conv2d: input has ", x[1],
+                             " channels but the weight ", formatShape(w),
+                             " with groups=", groups, " expects ", w[1] * groups);
+  if (op.getBias() && failed(checkVector(loc, "conv2d", "bias", op.getBias(), w[0])))
+    return failure();
+  int64_t oh, ow;
+  if (failed(windowExtent(loc, "conv2d", "height", x[2], w[2], strides[0],
+                          padding[0], padding[2], dilations[0], oh)) ||
+      failed(windowExtent(loc, "conv2d", "width", x[3], w[3], strides[1],
+                          padding[1], padding[3], dilations[1], ow)))
+    return failure();
+  results.push_back(tensorOf(ctx, {x[0], w[0], oh, ow}));
+  return success();
+}
+
+static LogicalResult verifyOp(Conv2dOp op) {
+  if (failed(verifyActivation(op, op.getActivation())))
+    return failure();
+  return verifyStaticExceptBatch(op);
+}
+
+//===----------------------------------------------------------------------===//
+// pooling
+//===----------------------------------------------------------------------===//
+
+template <typename Adaptor>
+static LogicalResult inferPool2d(StringRef name, MLIRContext *ctx,
+                                 Optional<Location> loc, Adaptor op,
+                                 SmallVectorImpl<Type> &results) {
+  SmallVector<int64_t, 4> kernel, strides, padding;
+  if (failed(checkRank(loc, name, "input", op.getInput(), 4, "[N, C, H, W]")) ||
+      failed(checkInts(loc, name, "kernel", op.getKernel(), 2, 1, kernel)) ||
+      failed(checkInts(loc, name, "strides", op.getStrides(), 2, 1, strides)) ||
+      failed(checkInts(loc, name, "padding", op.getPadding(), 4, 0, padding)))
+    return failure();
+  // A window made only of padding would have no element to reduce.
+  if (padding[0] >= kernel[0] || padding[2] >= kernel[0] ||
+      padding[1] >= kernel[1] || padding[3] >= kernel[1])
+    return emitOptionalError(loc, name, ": padding must be smaller than the kernel");
+  auto x = shapeOf(op.getInput());
+  int64_t oh, ow;
+  if (failed(windowExtent(loc, name, "height", x[2], kernel[0], strides[0],
+                          padding[0], padding[2], 1, oh)) ||
+      failed(windowExtent(loc, name, "width", x[3], kernel[1], strides[1],
+                          padding[1], padding[3], 1, ow)))
+    return failure();
+  results.push_back(tensorOf(ctx, {x[0], x[1], oh, ow}));
+  return success();
+}
+
+LogicalResult MaxPool2dOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                            ValueRange operands, DictionaryAttr attrs,
+                                            RegionRange regions,
+                                            SmallVectorImpl<Type> &results) {
+  return inferPool2d("maxpool2d", ctx, loc, Adaptor(operands, attrs, regions), results);
+}
+
+LogicalResult AvgPool2dOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                            ValueRange operands, DictionaryAttr attrs,
+                                            RegionRange regions,
+                                            SmallVectorImpl<Type> &results) {
+  return inferPool2d("avgpool2d", ctx, loc, Adaptor(operands, attrs, regions), results);
+}
+
+LogicalResult GlobalAvgPool2dOp::inferReturnTypes(
+    MLIRContext *ctx, Optional<Location> loc, ValueRange operands,
+    DictionaryAttr attrs, RegionRange regions, SmallVectorImpl<Type> &results) {
+  Adaptor op(operands, attrs, regions);
+  if (failed(checkRank(loc, "global_avgpool2d", "input", op.getInput(), 4,
+                       "[N, C, H, W]")))
+    return failure();
+  auto x = shapeOf(op.getInput());
+  results.push_back(tensorOf(ctx, {x[0], x[1]}));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// flatten, dropout, identity: views and no-ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult FlattenOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                          ValueRange operands, DictionaryAttr attrs,
+                                          RegionRange regions,
+                                          SmallVectorImpl<Type> &results) {
+  Adaptor op(operands, attrs, regions);
+  auto x = shapeOf(op.getInput());
+  if (x.size() < 2)
+    return emitOptionalError(loc, "flatten: input must have rank >= 2 [N, ...], got ",
+                             formatShape(x));
+  int64_t features = 1;
+  for (int64_t d : x.drop_front())
+    features *= d;
+  results.push_back(tensorOf(ctx, {x[0], features}));
+  return success();
+}
+OpFoldResult FlattenOp::fold(ArrayRef<Attribute>) {
+  // Flattening a [N, F] tensor changes nothing.
+  if (getInput().getType() == getType())
+    return getInput();
+  return {};
+}
+
+LogicalResult DropoutOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                          ValueRange operands, DictionaryAttr attrs,
+                                          RegionRange regions,
+                                          SmallVectorImpl<Type> &results) {
+  Adaptor op(operands, attrs, regions);
+  if (op.getRateAttr()) {
+    double rate = op.getRateAttr().getValueAsDouble();
+    if (rate < 0.0 || rate >= 1.0)
+      return emitOptionalError(loc, "dropout: rate must be in [0, 1), got ", rate);
+  }
+  results.push_back(op.getInput().getType());
+  return success();
+}
+// Inference graphs only: a training graph never runs the canonicalizer on
+// dropout before autodiff has replaced it with its masked form.
+OpFoldResult DropoutOp::fold(ArrayRef<Attribute>) { return getInput(); }
+
+//===----------------------------------------------------------------------===//
+// batchnorm, add, unary activations
+//===----------------------------------------------------------------------===//
+
+LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                            ValueRange operands, DictionaryAttr attrs,
+                                            RegionRange regions,
+                                            SmallVectorImpl<Type> &results) {
+  Adaptor op(operands, attrs, regions);
+  auto x = shapeOf(op.getInput());
+  if (x.size() != 2 && x.size() != 4)
+    return emitOptionalError(loc, "batchnorm: input must be [N, C] or [N, C, H, W], got ",
+                             formatShape(x));
+  if (failed(checkVector(loc, "batchnorm", "weight (gamma)", op.getGamma(), x[1])) ||
+      failed(checkVector(loc, "batchnorm", "bias (beta)", op.getBeta(), x[1])) ||
+      failed(checkVector(loc, "batchnorm", "running_mean", op.getMean(), x[1])) ||
+      failed(checkVector(loc, "batchnorm", "running_var", op.getVariance(), x[1])))
+    return failure();
+  if (op.getEpsilonAttr() && op.getEpsilonAttr().getValueAsDouble() <= 0.0)
+    return emitOptionalError(loc, "batchnorm: epsilon must be > 0");
+  results.push_back(op.getInput().getType());
+  return success();
+}
+
+LogicalResult AddOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                      ValueRange operands, DictionaryAttr attrs,
+                                      RegionRange regions,
+                                      SmallVectorImpl<Type> &results) {
+  Adaptor op(operands, attrs, regions);
+  auto a = shapeOf(op.getLhs()), b = shapeOf(op.getRhs());
+  if (a != b)
+    return emitOptionalError(loc, "add: operand shapes differ: ", formatShape(a),
+                             " vs ", formatShape(b));
+  results.push_back(op.getLhs().getType());
+  return success();
+}
+
+#define DNN_SAME_SHAPE_UNARY(OP)                                               \
+  LogicalResult OP::inferReturnTypes(MLIRContext *, Optional<Location>,        \
+                                     ValueRange operands, DictionaryAttr,      \
+                                     RegionRange,                              \
+                                     SmallVectorImpl<Type> &results) {         \
+    results.push_back(operands[0].getType());                                  \
+    return success();                                                          \
+  }                                                                            \
+  
+DNN_SAME_SHAPE_UNARY(ReluOp)
+DNN_SAME_SHAPE_UNARY(SigmoidOp)
+DNN_SAME_SHAPE_UNARY(TanhOp)
+DNN_SAME_SHAPE_UNARY(IdentityOp)
+DNN_SAME_SHAPE_UNARY(LeakyReluOp)
+#undef DNN_SAME_SHAPE_UNARY
+
+OpFoldResult IdentityOp::fold(ArrayRef<Attribute>) { return getInput(); }
+
+LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                          ValueRange operands, DictionaryAttr attrs,
+                                          RegionRange regions,
+                                          SmallVectorImpl<Type> &results) {
+  Adaptor op(operands, attrs, regions);
+  int64_t rank = shapeOf(op.getInput()).size();
+  int64_t axis = op.getAxisAttr() ? op.getAxisAttr().getInt() : -1;
+  if (axis < -rank || axis >= rank)
+    return emitOptionalError(loc, "softmax: axis ", axis, " is out of range for rank ",
+                             rank);
+  results.push_back(op.getInput().getType());
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "dnnc/IR/DnnOps.cpp.inc"
