@@ -1,0 +1,527 @@
+//===- Layers.cpp - attribute checking and op building per layer kind ---===//
+//
+// One table row per layer kind: its inputs and its attributes with their
+// types. Each kind then has a build function that reads the checked
+// attributes (with defaults), creates the weights and the dnn ops.
+//
+//===----------------------------------------------------------------------===//
+#include "Layers.h"
+
+#include "dnnc/IR/DnnDialect.h"
+
+#include "dnnc/IR/ShapeFormat.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <map>
+#include <sstream>
+
+using namespace mlir;
+using namespace dnnc;
+using namespace dnnc::frontend;
+
+namespace {
+
+enum class AttrType {
+  Int,        // a positive integer unless noted by `minimum`
+  Float,
+  Bool,
+  IntPair,    // 3 or (3, 3)
+  Padding,    // valid | same | p | (ph, pw) | (top, left, bottom, right)
+  Activation, // none | relu | sigmoid | tanh | leaky_relu | softmax | identity | linear
+};
+
+struct AttrSpec {
+  const char *name;
+  AttrType type;
+  bool required = false;
+  double minimum = 1;      // Int and Float lower bound (inclusive)
+  double maximum = 1e300;  // Float upper bound (exclusive)
+};
+
+struct LayerSpec {
+  const char *kind;
+  int inputs;
+  std::vector<AttrSpec> attrs;
+};
+
+const std::vector<LayerSpec> &layerTable() {
+  static const std::vector<LayerSpec> table = {
+      {"dense", 1,
+       {{"units", AttrType::Int, true},
+        {"activation", AttrType::Activation},
+        {"alpha", AttrType::Float, false, 0},
+        {"bias", AttrType::Bool}}},
+      {"conv2d", 1,
+       {{"filters", AttrType::Int, true},
+        {"kernel", AttrType::IntPair, true},
+        {"stride", AttrType::IntPair},
+        {"padding", AttrType::Padding},
+        {"dilation", AttrType::IntPair},
+        {"groups", AttrType::Int},
+        {"bias", AttrType::Bool},
+        {"activation", AttrType::Activation},
+        {"alpha", AttrType::Float, false, 0}}},
+      {"maxpool2d", 1,
+       {{"size", AttrType::IntPair, true},
+        {"stride", AttrType::IntPair},
+        {"padding", AttrType::Padding}}},
+      {"avgpool2d", 1,
+       {{"size", AttrType::IntPair, true},
+        {"stride", AttrType::IntPair},
+        {"padding", AttrType::Padding},
+        {"count_include_pad", AttrType::Bool}}},
+      {"global_avgpool2d", 1, {}},
+      {"flatten", 1, {}},
+      {"batchnorm", 1,
+       {{"epsilon", AttrType::Float, false, 1e-12},
+        {"momentum", AttrType::Float, false, 0, 1.0000001}}},
+      {"dropout", 1, {{"rate", AttrType::Float, true, 0, 1}}},
+      {"add", 2, {}},
+      {"relu", 1, {}},
+      {"sigmoid", 1, {}},
+      {"tanh", 1, {}},
+      {"identity", 1, {}},
+      {"leaky_relu", 1, {{"alpha", AttrType::Float, false, 0}}},
+      {"softmax", 1, {{"axis", AttrType::Int, false, -1e9}}},
+  };
+  return table;
+}
+
+const LayerSpec *findLayer(llvm::StringRef kind) {
+  for (const LayerSpec &spec : layerTable())
+    if (kind == spec.kind)
+      return &spec;
+  return nullptr;
+}
+
+std::string closest(llvm::StringRef word, const std::vector<std::string> &options) {
+  std::string best;
+  unsigned bestDistance = 3; // suggest only near misses
+  for (const std::string &option : options) {
+    unsigned d = word.edit_distance(option, true, bestDistance);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = option;
+    }
+  }
+  return best;
+}
+
+std::string formatNumber(double x) {
+  std::ostringstream os;
+  os << x;
+  return os.str();
+}
+
+std::string describeValue(const AttrValue &v) {
+  switch (v.kind) {
+  case AttrValue::Kind::Int: return "the integer " + std::to_string(v.intValue);
+  case AttrValue::Kind::Float: return "the number " + formatNumber(v.floatValue);
+  case AttrValue::Kind::Bool: return v.boolValue ? "true" : "false";
+  case AttrValue::Kind::Ident: return "the name '" + v.ident + "'";
+  case AttrValue::Kind::Tuple: return "a list of " + std::to_string(v.elements.size()) + " values";
+  }
+  return "a value";
+}
+
+const char *expectedText(AttrType type) {
+  switch (type) {
+  case AttrType::Int: return "an integer";
+  case AttrType::Float: return "a number";
+  case AttrType::Bool: return "true or false";
+  case AttrType::IntPair: return "an integer or a pair (h, w)";
+  case AttrType::Padding:
+    return "valid, same, an integer, a pair (h, w) or four values (top, left, bottom, right)";
+  case AttrType::Activation:
+    return "one of none, relu, sigmoid, tanh, leaky_relu, softmax";
+  }
+  return "";
+}
+
+bool isPositiveInt(const AttrValue &v, int64_t minimum = 1) {
+  return v.kind == AttrValue::Kind::Int && v.intValue >= minimum;
+}
+
+/// The checked attributes of one layer, with typed getters that apply defaults.
+class Attrs {
+public:
+  Attrs(LayerContext &ctx, const LayerSpec &spec) : ctx(ctx), spec(spec) {}
+
+  /// Reports every unknown, repeated, mistyped or missing attribute.
+  bool check();
+
+  bool has(const char *name) const { return values.count(name); }
+  int64_t getInt(const char *name, int64_t dflt) const {
+    auto it = values.find(name);
+    return it == values.end() ? dflt : it->second->intValue;
+  }
+  double getFloat(const char *name, double dflt) const {
+    auto it = values.find(name);
+    if (it == values.end())
+      return dflt;
+    const AttrValue &v = *it->second;
+    return v.kind == AttrValue::Kind::Int ? double(v.intValue) : v.floatValue;
+  }
+  bool getBool(const char *name, bool dflt) const {
+    auto it = values.find(name);
+    return it == values.end() ? dflt : it->second->boolValue;
+  }
+  std::string getIdent(const char *name, const char *dflt) const {
+    auto it = values.find(name);
+    return it == values.end() ? dflt : it->second->ident;
+  }
+  std::pair<int64_t, int64_t> getPair(const char *name, std::pair<int64_t, int64_t> dflt) const {
+    auto it = values.find(name);
+    if (it == values.end())
+      return dflt;
+    const AttrValue &v = *it->second;
+    if (v.kind == AttrValue::Kind::Int)
+      return {v.intValue, v.intValue};
+    return {v.elements[0].intValue, v.elements[1].intValue};
+  }
+  const AttrValue *get(const char *name) const {
+    auto it = values.find(name);
+    return it == values.end() ? nullptr : it->second;
+  }
+
+private:
+  bool checkValue(const AttrSpec &attr, const AttrValue &v);
+
+  LayerContext &ctx;
+  const LayerSpec &spec;
+  std::map<std::string, const AttrValue *> values;
+};
+
+bool Attrs::checkValue(const AttrSpec &attr, const AttrValue &v) {
+  auto wrongType = [&]() {
+    ctx.error(v.loc, "attribute '" + std::string(attr.name) + "' of " + spec.kind +
+                         " must be " + expectedText(attr.type) + ", got " + describeValue(v));
+    return false;
+  };
+  auto outOfRange = [&](const std::string &range) {
+    ctx.error(v.loc, "attribute '" + std::string(attr.name) + "' of " + spec.kind +
+                         " must be " + range + ", got " + describeValue(v));
+    return false;
+  };
+  switch (attr.type) {
+  case AttrType::Int:
+    if (v.kind != AttrValue::Kind::Int)
+      return wrongType();
+    if (v.intValue < attr.minimum)
+      return outOfRange(">= " + std::to_string((int64_t)attr.minimum));
+    return true;
+  case AttrType::Float: {
+    if (v.kind != AttrValue::Kind::Int && v.kind != AttrValue::Kind::Float)
+      return wrongType();
+    double x = v.kind == AttrValue::Kind::Int ? double(v.intValue) : v.floatValue;
+    if (x < attr.minimum || x >= attr.maximum || !std::isfinite(x))
+      return outOfRange(attr.maximum < 1e300
+                            ? "in [" + formatNumber(attr.minimum) + ", " +
+                                  formatNumber(attr.maximum) + ")"
+                            : ">= " + formatNumber(attr.minimum));
+    return true;
+  }
+  case AttrType::Bool:
+    return v.kind == AttrValue::Kind::Bool ? true : wrongType();
+  case AttrType::IntPair:
+    if (v.kind == AttrValue::Kind::Int)
+      return isPositiveInt(v) ? true : outOfRange("positive");
+    if (v.kind != AttrValue::Kind::Tuple || v.elements.size() != 2)
+      return wrongType();
+    for (const AttrValue &e : v.elements)
+      if (!isPositiveInt(e))
+        return outOfRange("a pair of positive integers");
+    return true;
+  case AttrType::Padding:
+    if (v.kind == AttrValue::Kind::Ident)
+      return v.ident == "valid" || v.ident == "same" ? true : wrongType();
+    if (v.kind == AttrValue::Kind::Int)
+      return isPositiveInt(v, 0) ? true : outOfRange("non-negative");
+    if (v.kind != AttrValue::Kind::Tuple ||
+        (v.elements.size() != 2 && v.elements.size() != 4))
+      return wrongType();
+    for (const AttrValue &e : v.elements)
+      if (!isPositiveInt(e, 0))
+        return outOfRange("a list of non-negative integers");
+    return true;
+  case AttrType::Activation:
+    if (v.kind != AttrValue::Kind::Ident)
+      return wrongType();
+    if (v.ident == "none" || v.ident == "linear" || v.ident == "identity" ||
+        v.ident == "softmax" || dnn::isFusableActivation(v.ident))
+      return true;
+    {
+      std::string hint = closest(v.ident, {"none", "relu", "sigmoid", "tanh",
+                                           "leaky_relu", "softmax"});
+      ctx.error(v.loc, "unknown activation '" + v.ident + "'" +
+                           (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+                           "; expected " + expectedText(AttrType::Activation));
+    }
+    return false;
+  }
+  return false;
+}
+
+bool Attrs::check() {
+  bool ok = true;
+  std::vector<std::string> names;
+  for (const AttrSpec &attr : spec.attrs)
+    names.push_back(attr.name);
+  for (const KeywordArg &arg : ctx.def.call.kwargs) {
+    const AttrSpec *attr = nullptr;
+    for (const AttrSpec &a : spec.attrs)
+      if (arg.name == a.name)
+        attr = &a;
+    if (!attr) {
+      std::string hint = closest(arg.name, names);
+      std::string accepted =
+          names.empty() ? std::string(spec.kind) + " takes no attributes"
+                        : "attributes of " + std::string(spec.kind) + ": " +
+                              llvm::join(names, ", ");
+      ctx.error(arg.loc, "unknown attribute '" + arg.name + "' for " + spec.kind +
+                             (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+                             "; " + accepted);
+      ok = false;
+      continue;
+    }
+    if (values.count(arg.name)) {
+      ctx.error(arg.loc, "attribute '" + arg.name + "' is given twice");
+      ok = false;
+      continue;
+    }
+    if (!checkValue(*attr, arg.value)) {
+      ok = false;
+      continue;
+    }
+    values[arg.name] = &arg.value;
+  }
+  for (const AttrSpec &attr : spec.attrs)
+    if (attr.required && !values.count(attr.name) && ok) {
+      ctx.error(ctx.def.call.kindLoc, std::string(spec.kind) + " '" + ctx.layerName +
+                                          "' needs the attribute '" + attr.name + "'");
+      ok = false;
+    }
+  return ok;
+}
+
+ArrayAttr i64Array(OpBuilder &b, llvm::ArrayRef<int64_t> values) {
+  return b.getI64ArrayAttr(values);
+}
+
+/// Builds an op through its shape rule so a bad shape is reported, not fatal.
+template <typename OpT>
+Value buildOp(LayerContext &ctx, ValueRange operands,
+              llvm::ArrayRef<NamedAttribute> attrs) {
+  MLIRContext *mctx = ctx.builder.getContext();
+  SmallVector<Type, 1> types;
+  auto dict = DictionaryAttr::get(mctx, attrs);
+  if (failed(OpT::inferReturnTypes(mctx, ctx.loc, operands, dict, {}, types)))
+    return {};
+  return ctx.builder.create<OpT>(ctx.loc, types, operands, attrs)->getResult(0);
+}
+
+/// Padding [top, left, bottom, right] for an attribute; `same` pads so that
+/// out = ceil(in / stride) with the extra row/column at the end (as Keras/TF).
+SmallVector<int64_t, 4> resolvePadding(const AttrValue *v, ArrayRef<int64_t> in,
+                                       std::pair<int64_t, int64_t> kernel,
+                                       std::pair<int64_t, int64_t> stride,
+                                       std::pair<int64_t, int64_t> dilation) {
+  if (!v || (v->kind == AttrValue::Kind::Ident && v->ident == "valid"))
+    return {0, 0, 0, 0};
+  if (v->kind == AttrValue::Kind::Ident) { // same
+    auto total = [](int64_t size, int64_t k, int64_t s, int64_t d) {
+      int64_t out = (size + s - 1) / s;
+      return std::max<int64_t>((out - 1) * s + d * (k - 1) + 1 - size, 0);
+    };
+    int64_t th = total(in[2], kernel.first, stride.first, dilation.first);
+    int64_t tw = total(in[3], kernel.second, stride.second, dilation.second);
+    return {th / 2, tw / 2, th - th / 2, tw - tw / 2};
+  }
+  if (v->kind == AttrValue::Kind::Int)
+    return {v->intValue, v->intValue, v->intValue, v->intValue};
+  if (v->elements.size() == 2)
+    return {v->elements[0].intValue, v->elements[1].intValue,
+            v->elements[0].intValue, v->elements[1].intValue};
+  return {v->elements[0].intValue, v->elements[1].intValue,
+          v->elements[2].intValue, v->elements[3].intValue};
+}
+
+ArrayRef<int64_t> shapeOf(Value v) {
+  return v.getType().cast<RankedTensorType>().getShape();
+}
+
+/// Adds the fused activation attributes, or returns "softmax" when the
+/// activation must be its own op.
+bool addActivation(OpBuilder &b, const Attrs &attrs, SmallVectorImpl<NamedAttribute> &out,
+                   bool &softmax) {
+  std::string act = attrs.getIdent("activation", "none");
+  softmax = act == "softmax";
+  if (act == "linear" || act == "identity" || softmax)
+    act = "none";
+  if (act != "none")
+    out.push_back(b.getNamedAttr("activation", b.getStringAttr(act)));
+  if (attrs.has("alpha"))
+    out.push_back(b.getNamedAttr("alpha", b.getF32FloatAttr(attrs.getFloat("alpha", 0.01))));
+  return true;
+}
+
+Value finishActivation(LayerContext &ctx, Value result, bool softmax, int64_t axis) {
+  if (!result || !softmax)
+    return result;
+  OpBuilder &b = ctx.builder;
+  return buildOp<dnn::SoftmaxOp>(ctx, result, {b.getNamedAttr("axis", b.getI64IntegerAttr(axis))});
+}
+
+Value buildDense(LayerContext &ctx, const Attrs &attrs) {
+  OpBuilder &b = ctx.builder;
+  auto in = shapeOf(ctx.inputs[0]);
+  if (in.size() != 2) {
+    ctx.error(ctx.def.call.kindLoc,
+              "dense expects an input of rank 2 [N, features], got " +
+                  dnn::formatShape(in) + (in.size() > 2 ? "; add a flatten layer before it" : ""));
+    return {};
+  }
+  int64_t units = attrs.getInt("units", 1);
+  SmallVector<Value, 3> operands{ctx.inputs[0], ctx.weight("weight", {units, in[1]})};
+  if (attrs.getBool("bias", true))
+    operands.push_back(ctx.weight("bias", {units}));
+  SmallVector<NamedAttribute, 2> named;
+  bool softmax;
+  addActivation(b, attrs, named, softmax);
+  return finishActivation(ctx, buildOp<dnn::DenseOp>(ctx, operands, named), softmax, -1);
+}
+
+Value buildConv2d(LayerContext &ctx, const Attrs &attrs) {
+  OpBuilder &b = ctx.builder;
+  auto in = shapeOf(ctx.inputs[0]);
+  if (in.size() != 4) {
+    ctx.error(ctx.def.call.kindLoc,
+              "conv2d expects an input of rank 4 [N, C, H, W], got " + dnn::formatShape(in));
+    return {};
+  }
+  int64_t filters = attrs.getInt("filters", 1), groups = attrs.getInt("groups", 1);
+  auto kernel = attrs.getPair("kernel", {1, 1});
+  auto stride = attrs.getPair("stride", {1, 1});
+  auto dilation = attrs.getPair("dilation", {1, 1});
+  if (in[1] % groups != 0 || filters % groups != 0) {
+    ctx.error(attrs.get("groups")->loc,
+              llvm::formatv("groups={0} must divide both the input channels ({1}) and the "
+                            "filters ({2})", groups, in[1], filters).str());
+    return {};
+  }
+  auto padding = resolvePadding(attrs.get("padding"), in, kernel, stride, dilation);
+  SmallVector<Value, 3> operands{
+      ctx.inputs[0],
+      ctx.weight("weight", {filters, in[1] / groups, kernel.first, kernel.second})};
+  if (attrs.getBool("bias", true))
+    operands.push_back(ctx.weight("bias", {filters}));
+  SmallVector<NamedAttribute, 8> named{
+      b.getNamedAttr("strides", i64Array(b, {stride.first, stride.second})),
+      b.getNamedAttr("padding", i64Array(b, padding)),
+      b.getNamedAttr("dilations", i64Array(b, {dilation.first, dilation.second})),
+      b.getNamedAttr("groups", b.getI64IntegerAttr(groups))};
+  bool softmax;
+  addActivation(b, attrs, named, softmax);
+  return finishActivation(ctx, buildOp<dnn::Conv2dOp>(ctx, operands, named), softmax, 1);
+}
+
+template <typename PoolOp>
+Value buildPool(LayerContext &ctx, const Attrs &attrs, bool isAvg) {
+  OpBuilder &b = ctx.builder;
+  auto in = shapeOf(ctx.inputs[0]);
+  if (in.size() != 4) {
+    ctx.error(ctx.def.call.kindLoc, ctx.def.call.kind +
+                                        " expects an input of rank 4 [N, C, H, W], got " +
+                                        dnn::formatShape(in));
+    return {};
+  }
+  auto size = attrs.getPair("size", {1, 1});
+  auto stride = attrs.getPair("stride", size);
+  auto padding = resolvePadding(attrs.get("padding"), in, size, stride, {1, 1});
+  SmallVector<NamedAttribute, 4> named{
+      b.getNamedAttr("kernel", i64Array(b, {size.first, size.second})),
+      b.getNamedAttr("strides", i64Array(b, {stride.first, stride.second})),
+      b.getNamedAttr("padding", i64Array(b, padding))};
+  if (isAvg && attrs.getBool("count_include_pad", false))
+    named.push_back(b.getNamedAttr("count_include_pad", b.getBoolAttr(true)));
+  return buildOp<PoolOp>(ctx, ctx.inputs[0], named);
+}
+
+Value buildBatchNorm(LayerContext &ctx, const Attrs &attrs) {
+  OpBuilder &b = ctx.builder;
+  auto in = shapeOf(ctx.inputs[0]);
+  if (in.size() != 2 && in.size() != 4) {
+    ctx.error(ctx.def.call.kindLoc, "batchnorm expects [N, C] or [N, C, H, W], got " +
+                                        dnn::formatShape(in));
+    return {};
+  }
+  SmallVector<Value, 5> operands{ctx.inputs[0], ctx.weight("weight", {in[1]}),
+                                 ctx.weight("bias", {in[1]}),
+                                 ctx.weight("running_mean", {in[1]}),
+                                 ctx.weight("running_var", {in[1]})};
+  SmallVector<NamedAttribute, 1> named;
+  if (attrs.has("epsilon"))
+    named.push_back(b.getNamedAttr("epsilon", b.getF32FloatAttr(attrs.getFloat("epsilon", 1e-5))));
+  return buildOp<dnn::BatchNormOp>(ctx, operands, named);
+}
+
+} // namespace
+
+int dnnc::frontend::layerInputCount(llvm::StringRef kind) {
+  const LayerSpec *spec = findLayer(kind);
+  return spec ? spec->inputs : -1;
+}
+
+std::vector<std::string> dnnc::frontend::layerKinds() {
+  std::vector<std::string> kinds;
+  for (const LayerSpec &spec : layerTable())
+    kinds.push_back(spec.kind);
+  return kinds;
+}
+
+Value dnnc::frontend::buildLayer(LayerContext &ctx) {
+  const std::string &kind = ctx.def.call.kind;
+  const LayerSpec *spec = findLayer(kind);
+  Attrs attrs(ctx, *spec);
+  if (!attrs.check())
+    return {};
+  OpBuilder &b = ctx.builder;
+  Value x = ctx.inputs[0];
+  if (kind == "dense")
+    return buildDense(ctx, attrs);
+  if (kind == "conv2d")
+    return buildConv2d(ctx, attrs);
+  if (kind == "maxpool2d")
+    return buildPool<dnn::MaxPool2dOp>(ctx, attrs, false);
+  if (kind == "avgpool2d")
+    return buildPool<dnn::AvgPool2dOp>(ctx, attrs, true);
+  if (kind == "global_avgpool2d")
+    return buildOp<dnn::GlobalAvgPool2dOp>(ctx, x, {});
+  if (kind == "flatten")
+    return buildOp<dnn::FlattenOp>(ctx, x, {});
+  if (kind == "batchnorm")
+    return buildBatchNorm(ctx, attrs);
+  if (kind == "dropout")
+    return buildOp<dnn::DropoutOp>(
+        ctx, x, {b.getNamedAttr("rate", b.getF32FloatAttr(attrs.getFloat("rate", 0)))});
+  if (kind == "add")
+    return buildOp<dnn::AddOp>(ctx, ctx.inputs, {});
+  if (kind == "relu")
+    return buildOp<dnn::ReluOp>(ctx, x, {});
+  if (kind == "sigmoid")
+    return buildOp<dnn::SigmoidOp>(ctx, x, {});
+  if (kind == "tanh")
+    return buildOp<dnn::TanhOp>(ctx, x, {});
+  if (kind == "identity")
+    return buildOp<dnn::IdentityOp>(ctx, x, {});
+  if (kind == "leaky_relu")
+    return buildOp<dnn::LeakyReluOp>(
+        ctx, x, {b.getNamedAttr("alpha", b.getF32FloatAttr(attrs.getFloat("alpha", 0.01)))});
+  if (kind == "softmax")
+    return buildOp<dnn::SoftmaxOp>(
+        ctx, x, {b.getNamedAttr("axis", b.getI64IntegerAttr(attrs.getInt("axis", -1)))});
+  // The table and this dispatch list the same kinds.
+  llvm_unreachable("layer kind in the table without a builder");
+}
