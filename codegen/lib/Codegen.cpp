@@ -1,0 +1,181 @@
+//===- Codegen.cpp - kernels + host graph + runtime -> model.so ---------===//
+#include "dnnc/Codegen/Codegen.h"
+#include "HostGraph.h"
+#include "KernelSelection.h"
+#include "ModelPlan.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+
+#include "Halide.h"
+
+using namespace mlir;
+using namespace dnnc;
+using namespace dnnc::codegen;
+
+namespace {
+
+// The C API declarations, shared by every model.h (runtime/include/dnnrt/dnn_model_api.h).
+#include "ModelApiHeader.inc"
+
+Location locationOf(ModuleOp module, const KernelCall &call) {
+  return call.op ? call.op->getLoc() : module.getLoc();
+}
+
+LogicalResult compileKernels(ModuleOp module, const ModelPlan &plan,
+                             const Halide::Target &target, const std::string &dir,
+                             std::vector<std::string> &objects) {
+  for (const KernelCall &call : plan.calls) {
+    std::string path = dir + "/" + call.symbol + ".o";
+    try {
+      kernels::Kernel kernel = buildKernel(call, target);
+      kernel.pipeline.compile_to_object(path, kernel.arguments, call.symbol, target);
+    } catch (const Halide::Error &e) {
+      return emitError(locationOf(module, call))
+             << "internal error while generating the kernel: " << e.what();
+    } catch (const std::exception &e) {
+      return emitError(locationOf(module, call)) << e.what();
+    }
+    objects.push_back(path);
+  }
+  std::string runtime = dir + "/halide_runtime.o";
+  try {
+    Halide::compile_standalone_runtime(runtime, target.without_feature(Halide::Target::NoRuntime));
+  } catch (const std::exception &e) {
+    return emitError(module.getLoc()) << "cannot build the Halide runtime: " << e.what();
+  }
+  objects.push_back(runtime);
+  return success();
+}
+
+LogicalResult compileHostGraph(ModuleOp module, const ModelPlan &plan, const std::string &path) {
+  OwningOpRef<ModuleOp> host = buildHostGraph(*module->getContext(), plan, module.getLoc());
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> ir = translateHostGraph(*host, llvmContext);
+  if (!ir)
+    return emitError(module.getLoc()) << "cannot translate the host graph to LLVM IR";
+  std::string error;
+  if (failed(emitObjectFile(*ir, path, error)))
+    return emitError(module.getLoc()) << "cannot compile the host graph: " << error;
+  return success();
+}
+
+LogicalResult link(ModuleOp module, const std::vector<std::string> &objects,
+                   const Options &options) {
+  auto compiler = llvm::sys::findProgramByName("c++");
+  if (!compiler)
+    compiler = llvm::sys::findProgramByName("g++");
+  if (!compiler)
+    return emitError(module.getLoc())
+           << "no C++ compiler driver (c++ or g++) on PATH to link the model";
+  // Link to a temporary name and rename, so a failed link never leaves a
+  // half-written library where the old one was.
+  std::string temporary = options.outputPath + ".tmp." + std::to_string(::getpid());
+  std::vector<std::string> args = {*compiler, "-shared", "-o", temporary};
+  args.insert(args.end(), objects.begin(), objects.end());
+  args.insert(args.end(), {options.runtimeLibrary, "-lpthread", "-ldl", "-lm"});
+  std::vector<llvm::StringRef> argRefs(args.begin(), args.end());
+  std::string message;
+  int status = llvm::sys::ExecuteAndWait(*compiler, argRefs, llvm::None, {}, 0, 0, &message);
+  if (status != 0) {
+    llvm::sys::fs::remove(temporary);
+    return emitError(module.getLoc()) << "linking '" << options.outputPath << "' failed"
+                                      << (message.empty() ? "" : ": " + message);
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(temporary, options.outputPath)) {
+    llvm::sys::fs::remove(temporary);
+    return emitError(module.getLoc())
+           << "cannot write '" << options.outputPath << "': " << ec.message();
+  }
+  return success();
+}
+
+} // namespace
+
+LogicalResult dnnc::codegen::compileModel(ModuleOp module, const Options &options) {
+  if (options.target != "host")
+    return emitError(module.getLoc())
+           << "--target=" << options.target
+           << " is not supported yet: this version of dnnc generates CPU code for the host "
+              "only (use --target=host)";
+  if (!llvm::sys::fs::exists(options.runtimeLibrary))
+    return emitError(module.getLoc()) << "the dnnc runtime library '" << options.runtimeLibrary
+                                      << "' is missing; is dnnc installed completely?";
+  FailureOr<ModelPlan> plan = planModel(module);
+  if (failed(plan))
+    return failure();
+
+  std::string dir = options.workDir;
+  llvm::SmallString<128> temporaryDir;
+  if (dir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::createUniqueDirectory("dnnc", temporaryDir))
+      return emitError(module.getLoc()) << "cannot create a temporary folder: " << ec.message();
+    dir = temporaryDir.str().str();
+  } else if (std::error_code ec = llvm::sys::fs::create_directories(dir)) {
+    return emitError(module.getLoc()) << "cannot create '" << dir << "': " << ec.message();
+  }
+  auto cleanup = llvm::make_scope_exit([&] {
+    if (!temporaryDir.empty())
+      llvm::sys::fs::remove_directories(temporaryDir);
+  });
+
+  Halide::Target target = Halide::get_host_target().with_feature(Halide::Target::NoRuntime);
+  std::vector<std::string> objects;
+  if (failed(compileKernels(module, *plan, target, dir, objects)))
+    return failure();
+  std::string hostObject = dir + "/host_graph.o";
+  if (failed(compileHostGraph(module, *plan, hostObject)))
+    return failure();
+  objects.push_back(hostObject);
+  if (failed(link(module, objects, options)))
+    return failure();
+  if (!options.headerPath.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream header(options.headerPath, ec);
+    if (ec)
+      return emitError(module.getLoc())
+             << "cannot write '" << options.headerPath << "': " << ec.message();
+    return writeModelHeader(module, header);
+  }
+  return success();
+}
+
+LogicalResult dnnc::codegen::printHostLLVMIR(ModuleOp module, llvm::raw_ostream &os) {
+  FailureOr<ModelPlan> plan = planModel(module);
+  if (failed(plan))
+    return failure();
+  OwningOpRef<ModuleOp> host = buildHostGraph(*module->getContext(), *plan, module.getLoc());
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> ir = translateHostGraph(*host, llvmContext);
+  if (!ir)
+    return emitError(module.getLoc()) << "cannot translate the host graph to LLVM IR";
+  ir->print(os, nullptr);
+  return success();
+}
+
+LogicalResult dnnc::codegen::writeModelHeader(ModuleOp module, llvm::raw_ostream &os) {
+  FailureOr<ModelPlan> plan = planModel(module);
+  if (failed(plan))
+    return failure();
+  std::string guard = "DNN_MODEL_" + llvm::StringRef(plan->name).upper() + "_H";
+  os << "/* " << plan->name << ".h: generated by dnnc; do not edit.\n *\n"
+     << " * Model '" << plan->name << "' (N = the batch size, chosen at run time):\n";
+  auto list = [&](const char *kind, const std::vector<NamedShape> &tensors) {
+    for (const NamedShape &t : tensors) {
+      os << " *   " << kind << " " << t.name << ": [";
+      for (size_t i = 0; i < t.shape.size(); ++i)
+        os << (i ? ", " : "") << (t.shape[i] < 0 ? std::string("N") : std::to_string(t.shape[i]));
+      os << "]\n";
+    }
+  };
+  list("input ", plan->inputs);
+  list("output", plan->outputs);
+  os << " *   " << plan->weights.size() << " weight tensors (safetensors, PyTorch state_dict names)\n"
+     << " */\n#ifndef " << guard << "\n#define " << guard << "\n\n"
+     << "#define DNN_MODEL_NAME \"" << plan->name << "\"\n\n"
+     << kModelApiHeader << "\n#endif /* " << guard << " */\n";
+  return success();
+}
