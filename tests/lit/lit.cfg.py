@@ -1,0 +1,16 @@
+# lit configuration of dnnc's regression tests: every .dnn/.mlir/.test file
+# under tests/lit runs its RUN lines with dnnc's tools and FileCheck on PATH.
+import os
+import lit.formats
+
+config.name = "dnnc"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".dnn", ".mlir", ".test"]
+config.excludes = ["Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = config.dnnc_obj_root
+
+path = os.pathsep.join([config.dnnc_tools_dir, config.llvm_tools_dir,
+                        config.environment.get("PATH", os.environ["PATH"])])
+config.environment["PATH"] = path
+config.substitutions.append(("%examples", os.path.join(config.dnnc_source_dir, "examples")))
