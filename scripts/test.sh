@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test (lit + GoogleTest) through ctest.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/scripts/bootstrap.sh"
+"$root/scripts/build.sh"
+build="${DNNC_BUILD_DIR:-$root/build}"
+ctest --test-dir "$build" --output-on-failure -j "${DNNC_JOBS:-2}"
