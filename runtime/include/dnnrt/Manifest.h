@@ -1,0 +1,40 @@
+// The text manifest that every dnnc-generated model.so carries (see
+// dnn_model_graph.h for the format), parsed into a Manifest.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dnnrt {
+
+/// A dim value of -1 in a manifest shape: the symbolic batch size (dim 0 only).
+constexpr int64_t kBatchDim = -1;
+
+/// An input, output or weight of the graph function.
+struct ManifestTensor {
+  std::string name;
+  std::vector<int64_t> shape; // kBatchDim allowed as dim 0 of inputs/outputs.
+};
+
+struct Manifest {
+  std::string modelName;
+  int64_t workspaceBytesPerBatchItem = 0;
+  int64_t workspaceFixedBytes = 0;
+  // In the order the graph function's pointer arrays expect.
+  std::vector<ManifestTensor> inputs;
+  std::vector<ManifestTensor> outputs;
+  std::vector<ManifestTensor> weights;
+
+  /// Whether any input has the symbolic batch dim (otherwise batch is 1).
+  bool hasBatchDim() const;
+};
+
+/// Parses and validates manifest text. Errors say the line, e.g.
+/// "line 4: dimension 2 of input 'x' must be positive, got 0".
+bool parseManifest(const std::string &text, Manifest &out, std::string &error);
+
+/// Formats a manifest shape with the batch dim as N, e.g. "[N, 1, 28, 28]".
+std::string symbolicShapeToString(const std::vector<int64_t> &shape);
+
+} // namespace dnnrt

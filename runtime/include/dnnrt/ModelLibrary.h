@@ -1,0 +1,47 @@
+// A dnnc-compiled model.so opened at run time (dlopen), with its C API
+// (dnn_model_api.h) resolved into function pointers. The library is closed
+// when the ModelLibrary is destroyed, so destroy its contexts first.
+#pragma once
+
+#include "dnnrt/dnn_model_api.h"
+
+#include <string>
+
+namespace dnnrt {
+
+class ModelLibrary {
+public:
+  ModelLibrary() = default;
+  ModelLibrary(const ModelLibrary &) = delete;
+  ModelLibrary &operator=(const ModelLibrary &) = delete;
+  ~ModelLibrary();
+
+  /// Loads the library (a path without '/' means the current directory, not
+  /// the library search path); false with a message if it cannot be loaded
+  /// or is not a dnnc model (a dnn_* function is missing).
+  bool open(const std::string &path, std::string &error);
+
+  decltype(&::dnn_last_error) lastError = nullptr;
+  decltype(&::dnn_model_name) modelName = nullptr;
+  decltype(&::dnn_create) create = nullptr;
+  decltype(&::dnn_create_from_memory) createFromMemory = nullptr;
+  decltype(&::dnn_destroy) destroy = nullptr;
+  decltype(&::dnn_num_inputs) numInputs = nullptr;
+  decltype(&::dnn_input_name) inputName = nullptr;
+  decltype(&::dnn_input_rank) inputRank = nullptr;
+  decltype(&::dnn_input_dim) inputDim = nullptr;
+  decltype(&::dnn_num_outputs) numOutputs = nullptr;
+  decltype(&::dnn_output_name) outputName = nullptr;
+  decltype(&::dnn_output_rank) outputRank = nullptr;
+  decltype(&::dnn_output_dim) outputDim = nullptr;
+  decltype(&::dnn_set_input) setInput = nullptr;
+  decltype(&::dnn_run) run = nullptr;
+  decltype(&::dnn_output) output = nullptr;
+  decltype(&::dnn_batch) batch = nullptr;
+  decltype(&::dnn_set_num_threads) setNumThreads = nullptr;
+
+private:
+  void *handle = nullptr;
+};
+
+} // namespace dnnrt

@@ -1,0 +1,45 @@
+/*
+ * The contract between dnnc's generated code and the runtime. Every model.so
+ * contains a generated object that defines the two symbols below; the
+ * runtime's C API (dnn_model_api.h) is built on top of them.
+ *
+ * dnn_model_manifest is NUL-terminated text, one record per line, fields
+ * separated by single spaces, names matching [A-Za-z0-9_.]+:
+ *
+ *   dnn-manifest 1
+ *   model mnist_cnn
+ *   workspace <bytes_per_batch_item> <fixed_bytes>
+ *   input x 4 -1 1 28 28
+ *   output probs 2 -1 10
+ *   weight conv1.weight 4 32 1 3 3
+ *
+ * "input|output|weight <name> <rank> <dims...>"; a dim of -1 (only ever dim
+ * 0 of an input or output) is the batch size. Records of each kind are listed
+ * in the order of the matching pointer array of dnn_model_graph_run.
+ *
+ * dnn_model_graph_run computes the graph for `batch` items (1 when no dim is
+ * -1). `workspace` is 64-byte aligned scratch memory of
+ * batch * bytes_per_batch_item + fixed_bytes bytes. Each pointer is a dense
+ * row-major float32 tensor of its full shape; weights are 64-byte aligned.
+ * Returns 0 on success, else a Halide error code (the message having gone to
+ * the Halide error handler).
+ */
+#ifndef DNN_MODEL_GRAPH_H
+#define DNN_MODEL_GRAPH_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+extern const char dnn_model_manifest[];
+
+int dnn_model_graph_run(void *workspace, int64_t batch, float *const *weights,
+                        const float *const *inputs, float *const *outputs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DNN_MODEL_GRAPH_H */

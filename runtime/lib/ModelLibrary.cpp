@@ -1,0 +1,65 @@
+#include "dnnrt/ModelLibrary.h"
+
+#include <dlfcn.h>
+#include <new>
+#include <type_traits>
+
+namespace dnnrt {
+
+ModelLibrary::~ModelLibrary() {
+  if (handle)
+    dlclose(handle);
+}
+
+bool ModelLibrary::open(const std::string &path, std::string &error) {
+  if (handle) {
+    error = "cannot load '" + path + "': a model is already open";
+    return false;
+  }
+  try {
+    // A bare name would make dlopen search the library path, not this folder.
+    std::string local =
+        path.find('/') == std::string::npos ? "./" + path : path;
+    handle = dlopen(local.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      const char *why = dlerror();
+      error = "cannot load '" + path + "': " + (why ? why : "unknown error");
+      return false;
+    }
+    bool complete = true;
+    auto resolve = [&](auto &fn, const char *name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
+          dlsym(handle, name));
+      if (!fn && complete) {
+        error = "'" + path + "' is not a dnnc model: it has no '" + name + "'";
+        complete = false;
+      }
+    };
+    // dnn_create first: a library without it is not a model at all, and the
+    // message should say that rather than name some other function.
+    resolve(create, "dnn_create");
+    resolve(createFromMemory, "dnn_create_from_memory");
+    resolve(lastError, "dnn_last_error");
+    resolve(modelName, "dnn_model_name");
+    resolve(destroy, "dnn_destroy");
+    resolve(numInputs, "dnn_num_inputs");
+    resolve(inputName, "dnn_input_name");
+    resolve(inputRank, "dnn_input_rank");
+    resolve(inputDim, "dnn_input_dim");
+    resolve(numOutputs, "dnn_num_outputs");
+    resolve(outputName, "dnn_output_name");
+    resolve(outputRank, "dnn_output_rank");
+    resolve(outputDim, "dnn_output_dim");
+    resolve(setInput, "dnn_set_input");
+    resolve(run, "dnn_run");
+    resolve(output, "dnn_output");
+    resolve(batch, "dnn_batch");
+    resolve(setNumThreads, "dnn_set_num_threads");
+    return complete;
+  } catch (const std::bad_alloc &) {
+    error = "out of memory while loading a model";
+  }
+  return false;
+}
+
+} // namespace dnnrt
