@@ -64,7 +64,18 @@ LogicalResult compileHostGraph(ModuleOp module, const ModelPlan &plan, const std
 }
 
 LogicalResult link(ModuleOp module, const std::vector<std::string> &objects,
-                   const Options &options) {
+                   const Options &options, const std::string &dir) {
+  // Export only the dnn_* API: two models loaded into one process must not
+  // share (or interpose) each other's Halide runtime and kernels.
+  std::string versionScript = dir + "/exports.map";
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream script(versionScript, ec);
+    if (ec)
+      return emitError(module.getLoc()) << "cannot write '" << versionScript
+                                        << "': " << ec.message();
+    script << "{ global: dnn_*; local: *; };\n";
+  }
   auto compiler = llvm::sys::findProgramByName("c++");
   if (!compiler)
     compiler = llvm::sys::findProgramByName("g++");
@@ -74,9 +85,14 @@ LogicalResult link(ModuleOp module, const std::vector<std::string> &objects,
   // Link to a temporary name and rename, so a failed link never leaves a
   // half-written library where the old one was.
   std::string temporary = options.outputPath + ".tmp." + std::to_string(::getpid());
-  std::vector<std::string> args = {*compiler, "-shared", "-o", temporary};
+  // The soname is the file name, so an app linked against it finds it by rpath.
+  std::string soname = llvm::sys::path::filename(options.outputPath).str();
+  std::vector<std::string> args = {*compiler, "-shared", "-Wl,-soname," + soname,
+                                   "-Wl,--version-script=" + versionScript, "-o", temporary};
   args.insert(args.end(), objects.begin(), objects.end());
-  args.insert(args.end(), {options.runtimeLibrary, "-lpthread", "-ldl", "-lm"});
+  // Nothing in the objects calls the C API, so take the whole runtime archive.
+  args.insert(args.end(), {"-Wl,--whole-archive", options.runtimeLibrary,
+                           "-Wl,--no-whole-archive", "-lpthread", "-ldl", "-lm"});
   std::vector<llvm::StringRef> argRefs(args.begin(), args.end());
   std::string message;
   int status = llvm::sys::ExecuteAndWait(*compiler, argRefs, llvm::None, {}, 0, 0, &message);
@@ -130,7 +146,7 @@ LogicalResult dnnc::codegen::compileModel(ModuleOp module, const Options &option
   if (failed(compileHostGraph(module, *plan, hostObject)))
     return failure();
   objects.push_back(hostObject);
-  if (failed(link(module, objects, options)))
+  if (failed(link(module, objects, options, dir)))
     return failure();
   if (!options.headerPath.empty()) {
     std::error_code ec;
