@@ -103,10 +103,17 @@ int main(int argc, char **argv) {
     os << "dnnc " << DNNC_VERSION << " (LLVM/MLIR 14, Halide 14)\n";
   });
   // MLIR's own printing and pass-manager flags (--mlir-print-debuginfo,
-  // --mlir-print-ir-after-all, ...) work on dnnc as on dnnc-opt.
+  // --print-ir-after-all, ...) work on dnnc as on dnnc-opt.
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
+  // --help shows dnnc's options and these MLIR ones, not all of LLVM's.
+  auto &registered = cl::getRegisteredOptions();
+  for (const char *name : {"mlir-print-debuginfo", "print-ir-after-all",
+                           "print-ir-before-all"})
+    if (registered.count(name))
+      registered[name]->addCategory(category);
+  cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "dnnc: compiles a .dnn model to a shared library of kernels\n\n"
                               "  dnnc model.dnn -o model.so   writes model.so and model.h\n");
