@@ -15,10 +15,7 @@ echo "== dnnc examples/mnist_cnn.dnn -o $out/mnist_cnn.so"
   --init-weights="$out/mnist_cnn.safetensors" --seed=1
 ls -l "$out/mnist_cnn.so" "$out/mnist_cnn.h"
 
-echo "== a batch of 4 inputs"
-"$bin/dnn-run" make-input "$out/x.npy" --shape 4,1,28,28 --seed 5
-
-echo "== dnn-run $out/mnist_cnn.so"
+echo "== dnn-run $out/mnist_cnn.so on a random batch of 4 images"
 "$bin/dnn-run" "$out/mnist_cnn.so" --weights "$out/mnist_cnn.safetensors" \
-  --input x="$out/x.npy" --output "$out/probs.npy" --repeat 20
+  --random-batch 4 --output "$out/probs.npy" --repeat 20
 echo "(weights are untrained: He/Glorot initialisation with seed 1)"

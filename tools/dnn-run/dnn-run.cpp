@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <new>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,8 @@ constexpr const char kUsage[] =
     "                        has one input (repeat for each input)\n"
     "  --output NAME=FILE    write output NAME as float32 .npy; just FILE if\n"
     "                        the model has one output (repeatable)\n"
+    "  --random-batch N      fill inputs not given with --input with uniform\n"
+    "                        [0, 1) values (fixed seed), batch size N\n"
     "  --threads T           number of kernel threads (0 = one per core)\n"
     "  --repeat R            run R times and report the median latency\n"
     "  --quiet               print nothing on success\n"
@@ -50,6 +53,7 @@ struct Options {
   std::vector<FileArg> inputs;
   std::vector<FileArg> outputs;
   int threads = -1; // -1: leave the model's default.
+  int randomBatch = 0; // 0: every input must be given.
   int repeat = 1;
   bool quiet = false;
   bool help = false;
@@ -95,7 +99,7 @@ bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
     }
     bool takesValue = arg == "--weights" || arg == "--input" ||
                       arg == "--output" || arg == "--threads" ||
-                      arg == "--repeat";
+                      arg == "--repeat" || arg == "--random-batch";
     if (takesValue) {
       if (i + 1 >= argc) {
         error = arg + " needs a value";
@@ -111,6 +115,8 @@ bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
                         error);
       else if (arg == "--threads")
         ok = parseCount(arg, value, 0, options.threads, error);
+      else if (arg == "--random-batch")
+        ok = parseCount(arg, value, 1, options.randomBatch, error);
       else
         ok = parseCount(arg, value, 1, options.repeat, error);
       if (!ok)
@@ -186,6 +192,23 @@ std::string argmaxPerRow(const float *data, int64_t rows, int64_t cols) {
   return rows > kMaxArgmaxRows ? text + " ..." : text;
 }
 
+/// Input `index` of the model filled with uniform [0, 1) values; the seed is
+/// the input's index, so runs are repeatable.
+dnnrt::Tensor randomInput(const dnnrt::ModelLibrary &model, dnn_context *ctx,
+                          int index, int batch) {
+  dnnrt::Tensor tensor;
+  for (int d = 0; d < model.inputRank(ctx, index); ++d) {
+    int64_t dim = model.inputDim(ctx, index, d);
+    tensor.shape.push_back(dim < 0 ? batch : dim);
+  }
+  std::mt19937 rng(static_cast<unsigned>(index));
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  tensor.data.resize(static_cast<size_t>(tensor.numel()));
+  for (float &v : tensor.data)
+    v = uniform(rng);
+  return tensor;
+}
+
 /// Everything after argument parsing; returns false with `error` set.
 bool runModel(const Options &options, std::string &error) {
   dnnrt::ModelLibrary model;
@@ -222,17 +245,23 @@ bool runModel(const Options &options, std::string &error) {
     auto given =
         std::find_if(inputs.begin(), inputs.end(),
                      [&](const FileArg &arg) { return arg.name == name; });
-    if (given == inputs.end()) {
-      error = "input '" + name + "' not given (use --input " + name + "=FILE)";
+    dnnrt::Tensor tensor;
+    if (given != inputs.end()) {
+      if (!dnnrt::loadNpy(given->path, tensor, error))
+        return false;
+    } else if (options.randomBatch > 0) {
+      tensor = randomInput(model, ctx, static_cast<int>(&name - &inputNames[0]),
+                           options.randomBatch);
+    } else {
+      error = "input '" + name + "' not given (use --input " + name +
+              "=FILE or --random-batch N)";
       return false;
     }
-    dnnrt::Tensor tensor;
-    if (!dnnrt::loadNpy(given->path, tensor, error))
-      return false;
     if (model.setInput(ctx, name.c_str(), tensor.data.data(),
                        tensor.shape.data(),
                        static_cast<int>(tensor.shape.size())) != 0) {
-      error = given->path + ": " + model.lastError();
+      error = (given != inputs.end() ? given->path + ": " : std::string()) +
+              model.lastError();
       return false;
     }
   }
