@@ -14,13 +14,6 @@ using namespace dnnc::codegen;
 
 namespace {
 
-std::vector<int64_t> ints(ArrayAttr attr) {
-  std::vector<int64_t> out;
-  for (Attribute a : attr)
-    out.push_back(a.cast<IntegerAttr>().getInt());
-  return out;
-}
-
 kernels::ActivationSpec activation(StringRef name, float alpha) {
   kernels::ActivationSpec act;
   act.alpha = alpha;
@@ -40,18 +33,16 @@ kernels::ActivationSpec only(kernels::Activation kind, float alpha = 0.01f) {
   return act;
 }
 
-template <typename PoolOp>
-kernels::Pool2dAttrs poolAttrs(PoolOp op) {
-  auto k = ints(op.getKernel()), s = ints(op.getStrides()), p = ints(op.getPadding());
+kernels::Pool2dAttrs poolAttrs(const dnn::Window2d &w) {
   kernels::Pool2dAttrs a;
-  a.kernelH = k[0];
-  a.kernelW = k[1];
-  a.strideH = s[0];
-  a.strideW = s[1];
-  a.padTop = p[0];
-  a.padLeft = p[1];
-  a.padBottom = p[2];
-  a.padRight = p[3];
+  a.kernelH = w.kernelH;
+  a.kernelW = w.kernelW;
+  a.strideH = w.strideH;
+  a.strideW = w.strideW;
+  a.padTop = w.padTop;
+  a.padLeft = w.padLeft;
+  a.padBottom = w.padBottom;
+  a.padRight = w.padRight;
   return a;
 }
 
@@ -70,17 +61,16 @@ kernels::Kernel dnnc::codegen::buildKernel(const KernelCall &call,
                                           dense.getAlpha().convertToFloat()),
                                out, target);
   if (auto conv = dyn_cast<dnn::Conv2dOp>(op)) {
-    auto s = ints(conv.getStrides()), p = ints(conv.getPadding()),
-         d = ints(conv.getDilations());
+    dnn::Window2d w = dnn::getWindow(conv);
     kernels::Conv2dAttrs a;
-    a.strideH = s[0];
-    a.strideW = s[1];
-    a.padTop = p[0];
-    a.padLeft = p[1];
-    a.padBottom = p[2];
-    a.padRight = p[3];
-    a.dilationH = d[0];
-    a.dilationW = d[1];
+    a.strideH = w.strideH;
+    a.strideW = w.strideW;
+    a.padTop = w.padTop;
+    a.padLeft = w.padLeft;
+    a.padBottom = w.padBottom;
+    a.padRight = w.padRight;
+    a.dilationH = w.dilationH;
+    a.dilationW = w.dilationW;
     a.groups = conv.getGroups();
     return kernels::buildConv2d(in, call.args[1].shape, (bool)conv.getBias(), a,
                                 activation(conv.getActivation(),
@@ -88,9 +78,9 @@ kernels::Kernel dnnc::codegen::buildKernel(const KernelCall &call,
                                 out, target);
   }
   if (auto pool = dyn_cast<dnn::MaxPool2dOp>(op))
-    return kernels::buildMaxPool2d(in, poolAttrs(pool), out, target);
+    return kernels::buildMaxPool2d(in, poolAttrs(dnn::getWindow(pool)), out, target);
   if (auto pool = dyn_cast<dnn::AvgPool2dOp>(op)) {
-    kernels::Pool2dAttrs a = poolAttrs(pool);
+    kernels::Pool2dAttrs a = poolAttrs(dnn::getWindow(pool));
     a.countIncludePad = pool.getCountIncludePad();
     return kernels::buildAvgPool2d(in, a, out, target);
   }

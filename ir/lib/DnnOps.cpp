@@ -372,5 +372,48 @@ LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> l
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Window accessors
+//===----------------------------------------------------------------------===//
+
+static Window2d decodeWindow(ArrayAttr kernel, ArrayAttr strides, ArrayAttr padding,
+                             ArrayAttr dilations) {
+  Window2d w;
+  if (kernel) {
+    auto k = ints(kernel);
+    w.kernelH = k[0];
+    w.kernelW = k[1];
+  }
+  auto s = ints(strides), p = ints(padding);
+  w.strideH = s[0];
+  w.strideW = s[1];
+  w.padTop = p[0];
+  w.padLeft = p[1];
+  w.padBottom = p[2];
+  w.padRight = p[3];
+  if (dilations) {
+    auto d = ints(dilations);
+    w.dilationH = d[0];
+    w.dilationW = d[1];
+  }
+  return w;
+}
+
+Window2d dnnc::dnn::getWindow(Conv2dOp op) {
+  Window2d w = decodeWindow({}, op.getStrides(), op.getPadding(), op.getDilations());
+  auto weight = shapeOf(op.getWeight());
+  w.kernelH = weight[2];
+  w.kernelW = weight[3];
+  return w;
+}
+
+Window2d dnnc::dnn::getWindow(MaxPool2dOp op) {
+  return decodeWindow(op.getKernel(), op.getStrides(), op.getPadding(), {});
+}
+
+Window2d dnnc::dnn::getWindow(AvgPool2dOp op) {
+  return decodeWindow(op.getKernel(), op.getStrides(), op.getPadding(), {});
+}
+
 #define GET_OP_CLASSES
 #include "dnnc/IR/DnnOps.cpp.inc"

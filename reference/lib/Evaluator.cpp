@@ -11,13 +11,6 @@ using namespace dnnc;
 
 namespace {
 
-std::vector<int64_t> ints(ArrayAttr attr) {
-  std::vector<int64_t> out;
-  for (Attribute a : attr)
-    out.push_back(a.cast<IntegerAttr>().getInt());
-  return out;
-}
-
 dnnref::Activation activation(StringRef name) {
   if (name == "relu")
     return dnnref::Activation::Relu;
@@ -30,18 +23,16 @@ dnnref::Activation activation(StringRef name) {
   return dnnref::Activation::None;
 }
 
-template <typename PoolOp>
-dnnref::Pool2dParams poolParams(PoolOp op) {
-  auto k = ints(op.getKernel()), s = ints(op.getStrides()), p = ints(op.getPadding());
+dnnref::Pool2dParams poolParams(const dnn::Window2d &w) {
   dnnref::Pool2dParams params{};
-  params.kernelH = k[0];
-  params.kernelW = k[1];
-  params.strideH = s[0];
-  params.strideW = s[1];
-  params.padTop = p[0];
-  params.padLeft = p[1];
-  params.padBottom = p[2];
-  params.padRight = p[3];
+  params.kernelH = w.kernelH;
+  params.kernelW = w.kernelW;
+  params.strideH = w.strideH;
+  params.strideW = w.strideW;
+  params.padTop = w.padTop;
+  params.padLeft = w.padLeft;
+  params.padBottom = w.padBottom;
+  params.padRight = w.padRight;
   return params;
 }
 
@@ -110,26 +101,25 @@ bool dnnref::evaluate(ModuleOp module, const std::map<std::string, Tensor> &weig
                                      optional(fc.getBias())),
                                activation(fc.getActivation()), fc.getAlpha().convertToDouble());
     } else if (auto conv = dyn_cast<dnn::Conv2dOp>(op)) {
-      auto s = ints(conv.getStrides()), p = ints(conv.getPadding()),
-           d = ints(conv.getDilations());
+      dnn::Window2d w = dnn::getWindow(conv);
       Conv2dParams params;
-      params.strideH = s[0];
-      params.strideW = s[1];
-      params.padTop = p[0];
-      params.padLeft = p[1];
-      params.padBottom = p[2];
-      params.padRight = p[3];
-      params.dilationH = d[0];
-      params.dilationW = d[1];
+      params.strideH = w.strideH;
+      params.strideW = w.strideW;
+      params.padTop = w.padTop;
+      params.padLeft = w.padLeft;
+      params.padBottom = w.padBottom;
+      params.padRight = w.padRight;
+      params.dilationH = w.dilationH;
+      params.dilationW = w.dilationW;
       params.groups = conv.getGroups();
       result = applyActivation(conv2d(in(conv.getInput()), in(conv.getWeight()),
                                       optional(conv.getBias()), params),
                                activation(conv.getActivation()),
                                conv.getAlpha().convertToDouble());
     } else if (auto pool = dyn_cast<dnn::MaxPool2dOp>(op)) {
-      result = maxPool2d(in(pool.getInput()), poolParams(pool));
+      result = maxPool2d(in(pool.getInput()), poolParams(dnn::getWindow(pool)));
     } else if (auto pool = dyn_cast<dnn::AvgPool2dOp>(op)) {
-      Pool2dParams params = poolParams(pool);
+      Pool2dParams params = poolParams(dnn::getWindow(pool));
       params.countIncludePad = pool.getCountIncludePad();
       result = avgPool2d(in(pool.getInput()), params);
     } else if (auto gap = dyn_cast<dnn::GlobalAvgPool2dOp>(op)) {

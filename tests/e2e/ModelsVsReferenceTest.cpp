@@ -58,9 +58,12 @@ CompiledModel &compiled(const std::string &name) {
     return *slot;
   slot = std::make_unique<CompiledModel>();
   CompiledModel &m = *slot;
-  std::string source = std::string(DNNC_EXAMPLES_DIR) + "/" + name + ".dnn";
-  m.soPath = tempDir() + "/" + name + ".so";
-  m.weightsPath = tempDir() + "/" + name + ".safetensors";
+  std::string source = name.rfind("test:", 0) == 0
+                           ? std::string(DNNC_TEST_MODELS_DIR) + "/" + name.substr(5) + ".dnn"
+                           : std::string(DNNC_EXAMPLES_DIR) + "/" + name + ".dnn";
+  std::string stem = name.substr(name.find(':') + 1);
+  m.soPath = tempDir() + "/" + stem + ".so";
+  m.weightsPath = tempDir() + "/" + stem + ".safetensors";
   std::string command = std::string(DNNC_BINARY) + " " + source + " -o " + m.soPath +
                         " --init-weights=" + m.weightsPath + " --seed=7";
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
@@ -154,6 +157,13 @@ INSTANTIATE_TEST_SUITE_P(Examples, ModelsVsReference,
                          ::testing::Values("xor", "mnist_mlp", "mnist_cnn", "tiny_resnet"),
                          [](const ::testing::TestParamInfo<std::string> &info) {
                            return info.param;
+                         });
+
+// Models of tests/e2e/models: corner cases of the buffer plan.
+INSTANTIATE_TEST_SUITE_P(Corners, ModelsVsReference,
+                         ::testing::Values("test:static_batch", "test:aliased_outputs"),
+                         [](const ::testing::TestParamInfo<std::string> &info) {
+                           return info.param.substr(5);
                          });
 
 } // namespace

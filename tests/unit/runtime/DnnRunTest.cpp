@@ -136,7 +136,7 @@ TEST_F(DnnRunTest, ErrorsAreReportedWithoutCrashing) {
       {model + " --input x=" + x + " --input y=" + y,
        "no --weights given: weights in memory: missing weight 'scale'"},
       {model + " --weights " + weights + " --input x=" + x,
-       "input 'y' not given (use --input y=FILE)"},
+       "input 'y' not given (use --input y=FILE or --random-batch N)"},
       {model + " --weights " + weights + " --input " + x,
        "the model has 2 inputs (x, y); use --input NAME=FILE"},
       {base + " --input q=" + x, "unknown input 'q' (inputs: x, y)"},

@@ -22,6 +22,18 @@ llvm::StringRef getLayerName(mlir::Operation *op);
 /// Activations that dense/conv2d can apply in their epilogue.
 bool isFusableActivation(llvm::StringRef name);
 
+/// The sliding window of a conv2d or pooling op, decoded from its attributes
+/// (a conv's kernel extent comes from its weight).
+struct Window2d {
+  int64_t kernelH = 1, kernelW = 1;
+  int64_t strideH = 1, strideW = 1;
+  int64_t padTop = 0, padLeft = 0, padBottom = 0, padRight = 0;
+  int64_t dilationH = 1, dilationW = 1;
+};
+Window2d getWindow(Conv2dOp op);
+Window2d getWindow(MaxPool2dOp op);
+Window2d getWindow(AvgPool2dOp op);
+
 /// Function attribute names for the model's input/output names.
 constexpr const char *kInputNamesAttr = "dnn.input_names";
 constexpr const char *kOutputNamesAttr = "dnn.output_names";
