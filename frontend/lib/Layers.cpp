@@ -314,11 +314,23 @@ ArrayAttr i64Array(OpBuilder &b, llvm::ArrayRef<int64_t> values) {
 template <typename OpT>
 Value buildOp(LayerContext &ctx, ValueRange operands,
               llvm::ArrayRef<NamedAttribute> attrs) {
+  // A weight that could not be made has already been reported.
+  if (llvm::any_of(operands, [](Value v) { return !v; }))
+    return {};
   MLIRContext *mctx = ctx.builder.getContext();
   SmallVector<Type, 1> types;
   auto dict = DictionaryAttr::get(mctx, attrs);
   if (failed(OpT::inferReturnTypes(mctx, ctx.loc, operands, dict, {}, types)))
     return {};
+  for (Type type : types) {
+    auto shape = type.cast<RankedTensorType>().getShape();
+    if (dnn::elementsPerItem(shape) < 0) {
+      emitError(ctx.loc) << ctx.def.call.kind << " '" << ctx.layerName << "': its output "
+                         << dnn::formatShape(shape) << " is too large (at most "
+                         << dnn::kMaxElementsPerItem << " elements per batch item)";
+      return {};
+    }
+  }
   return ctx.builder.create<OpT>(ctx.loc, types, operands, attrs)->getResult(0);
 }
 

@@ -138,6 +138,12 @@ bool ModelBuilder::checkInputs(const Model &model, SmallVectorImpl<Type> &types)
         shape.push_back(dim.size);
       }
     }
+    if (dnn::elementsPerItem(shape) < 0) {
+      error(in.loc, "input '" + in.name + "' is too large (at most " +
+                        std::to_string(dnn::kMaxElementsPerItem) +
+                        " elements per batch item)");
+      ok = false;
+    }
     types.push_back(RankedTensorType::get(shape, builder.getF32Type()));
   }
   if (ok && sawStaticFirst && !batchSymbol.empty()) {
@@ -227,7 +233,15 @@ Value ModelBuilder::emitLayer(const LayerDef &def, const std::string &name,
   Location loc = NameLoc::get(builder.getStringAttr(name), fileLoc(def.call.kindLoc));
   LayerContext lctx{builder, loc, def, name, std::move(inputs),
                     [this](SourceLoc l, const std::string &m) { error(l, m); },
-                    [this, name, loc](const std::string &param, ArrayRef<int64_t> shape) {
+                    [this, name, loc, &def](const std::string &param,
+                                            ArrayRef<int64_t> shape) -> Value {
+                      if (dnn::elementsPerItem(shape) < 0) {
+                        error(def.call.kindLoc,
+                              "weight '" + name + "." + param + "' of shape " +
+                                  dnn::formatShape(shape) + " is too large (at most " +
+                                  std::to_string(dnn::kMaxElementsPerItem) + " elements)");
+                        return {};
+                      }
                       Location wloc = NameLoc::get(builder.getStringAttr(name + "." + param), loc);
                       return builder
                           .create<dnn::WeightOp>(

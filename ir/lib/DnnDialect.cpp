@@ -21,6 +21,18 @@ llvm::StringRef dnnc::dnn::getLayerName(Operation *op) {
   return "";
 }
 
+int64_t dnnc::dnn::elementsPerItem(llvm::ArrayRef<int64_t> shape) {
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d == ShapedType::kDynamicSize)
+      continue;
+    if (d < 0 || (d > 0 && count > kMaxElementsPerItem / d))
+      return -1;
+    count *= d;
+  }
+  return count;
+}
+
 bool dnnc::dnn::isFusableActivation(llvm::StringRef name) {
   return name == "none" || name == "relu" || name == "sigmoid" ||
          name == "tanh" || name == "leaky_relu";

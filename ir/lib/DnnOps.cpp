@@ -81,10 +81,15 @@ LogicalResult verifyActivation(Operation *op, StringRef act) {
   return success();
 }
 
-/// Only dimension 0 (the batch) may be dynamic, in operands and results.
+/// Only dimension 0 (the batch) may be dynamic, in operands and results, and
+/// each tensor fits 32-bit indexing.
 LogicalResult verifyStaticExceptBatch(Operation *op) {
   auto check = [&](Type t) -> LogicalResult {
     auto shape = t.cast<RankedTensorType>().getShape();
+    if (elementsPerItem(shape) < 0)
+      return op->emitOpError("tensor ")
+             << t << " is too large: at most " << kMaxElementsPerItem
+             << " elements per batch item";
     for (size_t i = 1; i < shape.size(); ++i)
       if (shape[i] == kDyn)
         return op->emitOpError("only dimension 0 (the batch) may be dynamic, got ")
@@ -126,6 +131,9 @@ static LogicalResult verifyOp(WeightOp op) {
   for (int64_t d : op.getType().cast<RankedTensorType>().getShape())
     if (d == kDyn)
       return op.emitOpError("weights must have a static shape");
+  if (elementsPerItem(op.getType().cast<RankedTensorType>().getShape()) < 0)
+    return op.emitOpError("weight is too large: at most ") << kMaxElementsPerItem
+                                                            << " elements";
   return success();
 }
 

@@ -78,3 +78,11 @@ func @dropout_rate(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
   %y = dnn.dropout %x {rate = 1.5 : f32} : tensor<?x4xf32> -> tensor<?x4xf32>
   return %y : tensor<?x4xf32>
 }
+
+// -----
+
+func @too_large(%x: tensor<?x65536x65536xf32>) -> tensor<?x65536x65536xf32> {
+  // expected-error@+1 {{is too large: at most 2147483647 elements per batch item}}
+  %y = dnn.relu %x : tensor<?x65536x65536xf32> -> tensor<?x65536x65536xf32>
+  return %y : tensor<?x65536x65536xf32>
+}

@@ -19,6 +19,14 @@ namespace dnnc::dnn {
 /// The layer name an op carries in its location (`NameLoc`), or "" if none.
 llvm::StringRef getLayerName(mlir::Operation *op);
 
+/// Kernels index tensors with 32-bit integers (Halide without large_buffers),
+/// so one batch item of a tensor, or a weight, holds at most this many elements.
+constexpr int64_t kMaxElementsPerItem = 2147483647;
+
+/// Elements of one batch item (the dynamic dim counts as 1), or -1 when that
+/// exceeds kMaxElementsPerItem.
+int64_t elementsPerItem(llvm::ArrayRef<int64_t> shape);
+
 /// Activations that dense/conv2d can apply in their epilogue.
 bool isFusableActivation(llvm::StringRef name);
 
