@@ -29,7 +29,9 @@ enum class AttrType {
   Bool,
   IntPair,    // 3 or (3, 3)
   Padding,    // valid | same | p | (ph, pw) | (top, left, bottom, right)
-  Activation, // none | relu | sigmoid | tanh | leaky_relu | softmax | identity | linear
+  Activation, // a fusable activation, or softmax, identity, linear
+  IntList,    // (2, 3, -1)
+  Choice,     // one of the names in AttrSpec::choices
 };
 
 struct AttrSpec {
@@ -38,6 +40,7 @@ struct AttrSpec {
   bool required = false;
   double minimum = 1;      // Int and Float lower bound (inclusive)
   double maximum = 1e300;  // Float upper bound (exclusive)
+  std::vector<std::string> choices = {}; // Choice
 };
 
 struct LayerSpec {
@@ -45,6 +48,18 @@ struct LayerSpec {
   int inputs;
   std::vector<AttrSpec> attrs;
 };
+
+const std::vector<std::string> &activationNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> all;
+    for (StringRef name : dnn::fusableActivations())
+      all.push_back(name.str());
+    for (const char *extra : {"softmax", "identity", "linear"})
+      all.push_back(extra);
+    return all;
+  }();
+  return names;
+}
 
 const std::vector<LayerSpec> &layerTable() {
   static const std::vector<LayerSpec> table = {
@@ -85,6 +100,24 @@ const std::vector<LayerSpec> &layerTable() {
       {"identity", 1, {}},
       {"leaky_relu", 1, {{"alpha", AttrType::Float, false, 0}}},
       {"softmax", 1, {{"axis", AttrType::Int, false, -1e9}}},
+      {"log_softmax", 1, {{"axis", AttrType::Int, false, -1e9}}},
+      {"sign", 1, {}},
+      {"relu6", 1, {}},
+      {"softplus", 1, {}},
+      {"mish", 1, {}},
+      {"elu", 1, {{"alpha", AttrType::Float, false, 0}}},
+      {"gelu", 1, {{"approximate", AttrType::Choice, false, 1, 1e300, {"none", "tanh"}}}},
+      {"glu", 1, {{"axis", AttrType::Int, false, -1e9}}},
+      {"sub", 2, {}},
+      {"mul", 2, {}},
+      {"layernorm", 1,
+       {{"dims", AttrType::Int},
+        {"epsilon", AttrType::Float, false, 1e-12},
+        {"affine", AttrType::Bool}}},
+      {"global_maxpool2d", 1, {}},
+      {"reshape", 1, {{"shape", AttrType::IntList, true}}},
+      {"transpose", 1, {{"perm", AttrType::IntList, true}}},
+      {"concat", kTwoOrMoreInputs, {{"axis", AttrType::Int, false, -1e9}}},
   };
   return table;
 }
@@ -135,7 +168,11 @@ const char *expectedText(AttrType type) {
   case AttrType::Padding:
     return "valid, same, an integer, a pair (h, w) or four values (top, left, bottom, right)";
   case AttrType::Activation:
-    return "one of none, relu, sigmoid, tanh, leaky_relu, softmax";
+    return "an activation";
+  case AttrType::IntList:
+    return "a list of integers";
+  case AttrType::Choice:
+    return "one of the names listed";
   }
   return "";
 }
@@ -180,6 +217,13 @@ public:
     if (v.kind == AttrValue::Kind::Int)
       return {v.intValue, v.intValue};
     return {v.elements[0].intValue, v.elements[1].intValue};
+  }
+  std::vector<int64_t> getList(const char *name) const {
+    std::vector<int64_t> out;
+    if (const AttrValue *v = get(name))
+      for (const AttrValue &e : v->elements)
+        out.push_back(e.intValue);
+    return out;
   }
   const AttrValue *get(const char *name) const {
     auto it = values.find(name);
@@ -247,19 +291,29 @@ bool Attrs::checkValue(const AttrSpec &attr, const AttrValue &v) {
         return outOfRange("a list of non-negative integers");
     return true;
   case AttrType::Activation:
+  case AttrType::Choice: {
+    const std::vector<std::string> &names =
+        attr.type == AttrType::Activation ? activationNames() : attr.choices;
     if (v.kind != AttrValue::Kind::Ident)
       return wrongType();
-    if (v.ident == "none" || v.ident == "linear" || v.ident == "identity" ||
-        v.ident == "softmax" || dnn::isFusableActivation(v.ident))
+    if (llvm::is_contained(names, v.ident))
       return true;
-    {
-      std::string hint = closest(v.ident, {"none", "relu", "sigmoid", "tanh",
-                                           "leaky_relu", "softmax"});
-      ctx.error(v.loc, "unknown activation '" + v.ident + "'" +
-                           (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
-                           "; expected " + expectedText(AttrType::Activation));
-    }
+    std::string hint = closest(v.ident, names);
+    ctx.error(v.loc, "unknown " +
+                         std::string(attr.type == AttrType::Activation ? "activation"
+                                                                       : "value") +
+                         " '" + v.ident + "' for '" + attr.name + "'" +
+                         (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+                         "; expected one of " + llvm::join(names, ", "));
     return false;
+  }
+  case AttrType::IntList:
+    if (v.kind != AttrValue::Kind::Tuple || v.elements.empty())
+      return wrongType();
+    for (const AttrValue &e : v.elements)
+      if (e.kind != AttrValue::Kind::Int)
+        return wrongType();
+    return true;
   }
   return false;
 }
@@ -374,8 +428,11 @@ bool addActivation(OpBuilder &b, const Attrs &attrs, SmallVectorImpl<NamedAttrib
     act = "none";
   if (act != "none")
     out.push_back(b.getNamedAttr("activation", b.getStringAttr(act)));
-  if (attrs.has("alpha"))
-    out.push_back(b.getNamedAttr("alpha", b.getF32FloatAttr(attrs.getFloat("alpha", 0.01))));
+  // alpha defaults to 0.01 as leaky_relu's slope (the op's default) and to
+  // 1.0 as elu's alpha.
+  if (attrs.has("alpha") || act == "elu")
+    out.push_back(b.getNamedAttr(
+        "alpha", b.getF32FloatAttr(attrs.getFloat("alpha", act == "elu" ? 1.0 : 0.01))));
   return true;
 }
 
@@ -479,11 +536,67 @@ Value buildBatchNorm(LayerContext &ctx, const Attrs &attrs) {
   return buildOp<dnn::BatchNormOp>(ctx, operands, named);
 }
 
+Value buildLayerNorm(LayerContext &ctx, const Attrs &attrs) {
+  OpBuilder &b = ctx.builder;
+  auto in = shapeOf(ctx.inputs[0]);
+  int64_t dims = attrs.getInt("dims", 1);
+  if (dims >= (int64_t)in.size()) {
+    ctx.error(attrs.get("dims")->loc,
+              "layernorm can normalize at most " + std::to_string(in.size() - 1) +
+                  " trailing dimensions of " + dnn::formatShape(in) + ", got dims=" +
+                  std::to_string(dims));
+    return {};
+  }
+  SmallVector<Value, 3> operands{ctx.inputs[0]};
+  if (attrs.getBool("affine", true)) {
+    auto trailing = in.take_back(dims);
+    operands.push_back(ctx.weight("weight", trailing));
+    operands.push_back(ctx.weight("bias", trailing));
+  }
+  SmallVector<NamedAttribute, 2> named{
+      b.getNamedAttr("normalized_rank", b.getI64IntegerAttr(dims))};
+  if (attrs.has("epsilon"))
+    named.push_back(b.getNamedAttr("epsilon", b.getF32FloatAttr(attrs.getFloat("epsilon", 1e-5))));
+  return buildOp<dnn::LayerNormOp>(ctx, operands, named);
+}
+
+/// Keras Reshape: the target shape leaves out the batch; one entry may be -1.
+Value buildReshape(LayerContext &ctx, const Attrs &attrs) {
+  auto in = shapeOf(ctx.inputs[0]);
+  std::vector<int64_t> target = attrs.getList("shape");
+  int64_t known = 1, inferred = -1;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == -1 && inferred < 0) {
+      inferred = i;
+    } else if (target[i] < 1) {
+      ctx.error(attrs.get("shape")->elements[i].loc,
+                "reshape dimensions must be positive, or -1 once");
+      return {};
+    } else {
+      known *= target[i];
+    }
+  }
+  int64_t elements = dnn::elementsPerItem(in.drop_front());
+  if (inferred >= 0 && elements % known == 0)
+    target[inferred] = elements / known;
+  int64_t total = inferred >= 0 ? known * target[inferred] : known;
+  if (total != elements) {
+    ctx.error(attrs.get("shape")->loc,
+              "cannot reshape " + dnn::formatShape(in) + " (" + std::to_string(elements) +
+                  " elements per batch item) into [N, " + llvm::join(llvm::map_range(target,
+                  [](int64_t d) { return std::to_string(d); }), ", ") + "]");
+    return {};
+  }
+  target.insert(target.begin(), in[0]);
+  auto type = RankedTensorType::get(target, ctx.builder.getF32Type());
+  return ctx.builder.create<dnn::ReshapeOp>(ctx.loc, type, ctx.inputs[0]).getResult();
+}
+
 } // namespace
 
 int dnnc::frontend::layerInputCount(llvm::StringRef kind) {
   const LayerSpec *spec = findLayer(kind);
-  return spec ? spec->inputs : -1;
+  return spec ? spec->inputs : kUnknownLayer;
 }
 
 std::vector<std::string> dnnc::frontend::layerKinds() {
@@ -531,9 +644,51 @@ Value dnnc::frontend::buildLayer(LayerContext &ctx) {
   if (kind == "leaky_relu")
     return buildOp<dnn::LeakyReluOp>(
         ctx, x, {b.getNamedAttr("alpha", b.getF32FloatAttr(attrs.getFloat("alpha", 0.01)))});
+  auto axis = [&] { return b.getNamedAttr("axis", b.getI64IntegerAttr(attrs.getInt("axis", -1))); };
   if (kind == "softmax")
-    return buildOp<dnn::SoftmaxOp>(
-        ctx, x, {b.getNamedAttr("axis", b.getI64IntegerAttr(attrs.getInt("axis", -1)))});
+    return buildOp<dnn::SoftmaxOp>(ctx, x, {axis()});
+  if (kind == "log_softmax")
+    return buildOp<dnn::LogSoftmaxOp>(ctx, x, {axis()});
+  if (kind == "glu")
+    return buildOp<dnn::GluOp>(ctx, x, {axis()});
+  if (kind == "concat")
+    return buildOp<dnn::ConcatOp>(ctx, ctx.inputs, {axis()});
+  if (kind == "sign")
+    return buildOp<dnn::SignOp>(ctx, x, {});
+  if (kind == "relu6")
+    return buildOp<dnn::Relu6Op>(ctx, x, {});
+  if (kind == "softplus")
+    return buildOp<dnn::SoftplusOp>(ctx, x, {});
+  if (kind == "mish")
+    return buildOp<dnn::MishOp>(ctx, x, {});
+  // Attributes left at the op's default are not spelled out in the IR.
+  if (kind == "elu") {
+    SmallVector<NamedAttribute, 1> named;
+    if (attrs.has("alpha"))
+      named.push_back(b.getNamedAttr("alpha", b.getF32FloatAttr(attrs.getFloat("alpha", 1.0))));
+    return buildOp<dnn::EluOp>(ctx, x, named);
+  }
+  if (kind == "gelu") {
+    SmallVector<NamedAttribute, 1> named;
+    if (attrs.has("approximate"))
+      named.push_back(b.getNamedAttr("approximate",
+                                     b.getStringAttr(attrs.getIdent("approximate", "none"))));
+    return buildOp<dnn::GeluOp>(ctx, x, named);
+  }
+  if (kind == "sub")
+    return buildOp<dnn::SubOp>(ctx, ctx.inputs, {});
+  if (kind == "mul")
+    return buildOp<dnn::MulOp>(ctx, ctx.inputs, {});
+  if (kind == "layernorm")
+    return buildLayerNorm(ctx, attrs);
+  if (kind == "global_maxpool2d")
+    return buildOp<dnn::GlobalMaxPool2dOp>(ctx, x, {});
+  if (kind == "reshape")
+    return buildReshape(ctx, attrs);
+  if (kind == "transpose") {
+    std::vector<int64_t> perm = attrs.getList("perm");
+    return buildOp<dnn::TransposeOp>(ctx, x, {b.getNamedAttr("perm", i64Array(b, perm))});
+  }
   // The table and this dispatch list the same kinds.
   llvm_unreachable("layer kind in the table without a builder");
 }

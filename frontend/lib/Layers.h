@@ -26,7 +26,10 @@ struct LayerContext {
   std::function<mlir::Value(const std::string &, llvm::ArrayRef<int64_t>)> weight;
 };
 
-/// How many positional inputs a layer kind takes, or -1 if the kind is unknown.
+/// How many positional inputs a layer kind takes: a count,
+/// kTwoOrMoreInputs (concat), or kUnknownLayer.
+constexpr int kTwoOrMoreInputs = -2;
+constexpr int kUnknownLayer = -1;
 int layerInputCount(llvm::StringRef kind);
 
 /// All known layer kinds, for "did you mean" suggestions and help text.

@@ -158,7 +158,7 @@ bool ModelBuilder::checkKinds(const Model &model) {
   bool ok = true;
   auto check = [&](const LayerDef &def, bool inBlock) {
     int expected = layerInputCount(def.call.kind);
-    if (expected < 0) {
+    if (expected == kUnknownLayer) {
       std::string hint;
       unsigned best = 3;
       for (const std::string &kind : layerKinds()) {
@@ -174,14 +174,14 @@ bool ModelBuilder::checkKinds(const Model &model) {
       return;
     }
     int given = inBlock ? 1 : (int)def.call.inputs.size();
+    std::string takes = expected == kTwoOrMoreInputs ? "2 or more" : std::to_string(expected);
     if (inBlock && expected != 1) {
-      error(def.call.kindLoc, def.call.kind + " takes " + std::to_string(expected) +
+      error(def.call.kindLoc, def.call.kind + " takes " + takes +
                                   " inputs, so it cannot be used inside a sequential block");
       ok = false;
-    } else if (given != expected) {
-      error(def.call.kindLoc, def.call.kind + " '" + def.name + "' takes " +
-                                  std::to_string(expected) + " input" +
-                                  (expected == 1 ? "" : "s") + ", got " +
+    } else if (expected == kTwoOrMoreInputs ? given < 2 : given != expected) {
+      error(def.call.kindLoc, def.call.kind + " '" + def.name + "' takes " + takes +
+                                  " input" + (expected == 1 ? "" : "s") + ", got " +
                                   std::to_string(given));
       ok = false;
     }

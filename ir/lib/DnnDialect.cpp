@@ -34,6 +34,12 @@ int64_t dnnc::dnn::elementsPerItem(llvm::ArrayRef<int64_t> shape) {
 }
 
 bool dnnc::dnn::isFusableActivation(llvm::StringRef name) {
-  return name == "none" || name == "relu" || name == "sigmoid" ||
-         name == "tanh" || name == "leaky_relu";
+  return llvm::is_contained(fusableActivations(), name);
+}
+
+llvm::ArrayRef<llvm::StringRef> dnnc::dnn::fusableActivations() {
+  static const llvm::StringRef names[] = {"none", "relu",     "sigmoid", "tanh",
+                                          "leaky_relu", "relu6", "elu", "softplus",
+                                          "mish", "gelu", "gelu_tanh", "sign"};
+  return names;
 }

@@ -10,6 +10,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/StringExtras.h"
 
 using namespace mlir;
 using namespace dnnc::dnn;
@@ -77,7 +78,18 @@ LogicalResult windowExtent(Optional<Location> loc, StringRef op, StringRef axis,
 LogicalResult verifyActivation(Operation *op, StringRef act) {
   if (!isFusableActivation(act))
     return op->emitOpError("unknown activation '")
-           << act << "' (expected none, relu, sigmoid, tanh or leaky_relu)";
+           << act << "' (expected one of " << llvm::join(fusableActivations(), ", ") << ")";
+  return success();
+}
+
+/// `axis` in [-rank, rank), python style; returns it in [0, rank).
+LogicalResult normalizeAxis(Optional<Location> loc, StringRef op, IntegerAttr attr,
+                            int64_t dflt, int64_t rank, int64_t &axis) {
+  axis = attr ? attr.getInt() : dflt;
+  if (axis < -rank || axis >= rank)
+    return emitOptionalError(loc, op, ": axis ", axis, " is out of range for rank ", rank);
+  if (axis < 0)
+    axis += rank;
   return success();
 }
 
@@ -256,16 +268,25 @@ LogicalResult AvgPool2dOp::inferReturnTypes(MLIRContext *ctx, Optional<Location>
   return inferPool2d("avgpool2d", ctx, loc, Adaptor(operands, attrs, regions), results);
 }
 
+static LogicalResult inferGlobalPool(StringRef name, MLIRContext *ctx, Optional<Location> loc,
+                                     Value input, SmallVectorImpl<Type> &results) {
+  if (failed(checkRank(loc, name, "input", input, 4, "[N, C, H, W]")))
+    return failure();
+  auto x = shapeOf(input);
+  results.push_back(tensorOf(ctx, {x[0], x[1]}));
+  return success();
+}
+
 LogicalResult GlobalAvgPool2dOp::inferReturnTypes(
     MLIRContext *ctx, Optional<Location> loc, ValueRange operands,
     DictionaryAttr attrs, RegionRange regions, SmallVectorImpl<Type> &results) {
-  Adaptor op(operands, attrs, regions);
-  if (failed(checkRank(loc, "global_avgpool2d", "input", op.getInput(), 4,
-                       "[N, C, H, W]")))
-    return failure();
-  auto x = shapeOf(op.getInput());
-  results.push_back(tensorOf(ctx, {x[0], x[1]}));
-  return success();
+  return inferGlobalPool("global_avgpool2d", ctx, loc, operands[0], results);
+}
+
+LogicalResult GlobalMaxPool2dOp::inferReturnTypes(
+    MLIRContext *ctx, Optional<Location> loc, ValueRange operands,
+    DictionaryAttr attrs, RegionRange regions, SmallVectorImpl<Type> &results) {
+  return inferGlobalPool("global_maxpool2d", ctx, loc, operands[0], results);
 }
 
 //===----------------------------------------------------------------------===//
@@ -335,18 +356,27 @@ LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *ctx, Optional<Location>
   return success();
 }
 
-LogicalResult AddOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
-                                      ValueRange operands, DictionaryAttr attrs,
-                                      RegionRange regions,
-                                      SmallVectorImpl<Type> &results) {
-  Adaptor op(operands, attrs, regions);
-  auto a = shapeOf(op.getLhs()), b = shapeOf(op.getRhs());
+static LogicalResult inferSameShapes(StringRef name, Optional<Location> loc,
+                                     ValueRange operands, SmallVectorImpl<Type> &results) {
+  auto a = shapeOf(operands[0]), b = shapeOf(operands[1]);
   if (a != b)
-    return emitOptionalError(loc, "add: operand shapes differ: ", formatShape(a),
-                             " vs ", formatShape(b));
-  results.push_back(op.getLhs().getType());
+    return emitOptionalError(loc, name, ": operand shapes differ: ", formatShape(a), " vs ",
+                             formatShape(b));
+  results.push_back(operands[0].getType());
   return success();
 }
+
+#define DNN_SAME_SHAPE_BINARY(OP, NAME)                                        \
+  LogicalResult OP::inferReturnTypes(MLIRContext *, Optional<Location> loc,    \
+                                     ValueRange operands, DictionaryAttr,      \
+                                     RegionRange,                              \
+                                     SmallVectorImpl<Type> &results) {         \
+    return inferSameShapes(NAME, loc, operands, results);                      \
+  }
+DNN_SAME_SHAPE_BINARY(AddOp, "add")
+DNN_SAME_SHAPE_BINARY(SubOp, "sub")
+DNN_SAME_SHAPE_BINARY(MulOp, "mul")
+#undef DNN_SAME_SHAPE_BINARY
 
 #define DNN_SAME_SHAPE_UNARY(OP)                                               \
   LogicalResult OP::inferReturnTypes(MLIRContext *, Optional<Location>,        \
@@ -362,7 +392,20 @@ DNN_SAME_SHAPE_UNARY(SigmoidOp)
 DNN_SAME_SHAPE_UNARY(TanhOp)
 DNN_SAME_SHAPE_UNARY(IdentityOp)
 DNN_SAME_SHAPE_UNARY(LeakyReluOp)
+DNN_SAME_SHAPE_UNARY(SignOp)
+DNN_SAME_SHAPE_UNARY(Relu6Op)
+DNN_SAME_SHAPE_UNARY(SoftplusOp)
+DNN_SAME_SHAPE_UNARY(MishOp)
+DNN_SAME_SHAPE_UNARY(EluOp)
+DNN_SAME_SHAPE_UNARY(GeluOp)
 #undef DNN_SAME_SHAPE_UNARY
+
+static LogicalResult verifyOp(GeluOp op) {
+  if (op.getApproximate() != "none" && op.getApproximate() != "tanh")
+    return op.emitOpError("approximate must be \"none\" or \"tanh\", got \"")
+           << op.getApproximate() << "\"";
+  return verifyStaticExceptBatch(op);
+}
 
 OpFoldResult IdentityOp::fold(ArrayRef<Attribute>) { return getInput(); }
 
@@ -371,13 +414,141 @@ LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> l
                                           RegionRange regions,
                                           SmallVectorImpl<Type> &results) {
   Adaptor op(operands, attrs, regions);
-  int64_t rank = shapeOf(op.getInput()).size();
-  int64_t axis = op.getAxisAttr() ? op.getAxisAttr().getInt() : -1;
-  if (axis < -rank || axis >= rank)
-    return emitOptionalError(loc, "softmax: axis ", axis, " is out of range for rank ",
-                             rank);
+  int64_t axis;
+  if (failed(normalizeAxis(loc, "softmax", op.getAxisAttr(), -1,
+                           shapeOf(op.getInput()).size(), axis)))
+    return failure();
   results.push_back(op.getInput().getType());
   return success();
+}
+
+LogicalResult LogSoftmaxOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                             ValueRange operands, DictionaryAttr attrs,
+                                             RegionRange regions,
+                                             SmallVectorImpl<Type> &results) {
+  Adaptor op(operands, attrs, regions);
+  int64_t axis;
+  if (failed(normalizeAxis(loc, "log_softmax", op.getAxisAttr(), -1,
+                           shapeOf(op.getInput()).size(), axis)))
+    return failure();
+  results.push_back(op.getInput().getType());
+  return success();
+}
+
+LogicalResult GluOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                      ValueRange operands, DictionaryAttr attrs,
+                                      RegionRange regions, SmallVectorImpl<Type> &results) {
+  Adaptor op(operands, attrs, regions);
+  auto inShape = shapeOf(op.getInput());
+  SmallVector<int64_t, 4> shape(inShape.begin(), inShape.end());
+  int64_t axis;
+  if (failed(normalizeAxis(loc, "glu", op.getAxisAttr(), -1, shape.size(), axis)))
+    return failure();
+  if (axis == 0)
+    return emitOptionalError(loc, "glu: cannot split the batch dimension");
+  if (shape[axis] % 2 != 0)
+    return emitOptionalError(loc, "glu: dimension ", axis, " of ", formatShape(shape),
+                             " must be even to split in halves");
+  shape[axis] /= 2;
+  results.push_back(tensorOf(ctx, shape));
+  return success();
+}
+
+LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                            ValueRange operands, DictionaryAttr attrs,
+                                            RegionRange regions,
+                                            SmallVectorImpl<Type> &results) {
+  Adaptor op(operands, attrs, regions);
+  auto x = shapeOf(op.getInput());
+  int64_t normalized = op.getNormalizedRankAttr() ? op.getNormalizedRankAttr().getInt() : 1;
+  if (normalized < 1 || normalized >= (int64_t)x.size())
+    return emitOptionalError(loc, "layernorm: normalized_rank must be in [1, ",
+                             x.size() - 1, "] for input ", formatShape(x), ", got ",
+                             normalized);
+  auto trailing = x.take_back(normalized);
+  if (op.getAffine().size() != 0 && op.getAffine().size() != 2)
+    return emitOptionalError(loc, "layernorm: expected no affine parameters or weight and "
+                                  "bias, got ",
+                             op.getAffine().size(), " tensors");
+  for (Value param : op.getAffine())
+    if (shapeOf(param) != trailing)
+      return emitOptionalError(loc, "layernorm: weight and bias must have shape ",
+                               formatShape(trailing), ", got ", formatShape(shapeOf(param)));
+  if (op.getEpsilonAttr() && op.getEpsilonAttr().getValueAsDouble() <= 0.0)
+    return emitOptionalError(loc, "layernorm: epsilon must be > 0");
+  results.push_back(op.getInput().getType());
+  return success();
+}
+
+LogicalResult TransposeOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                            ValueRange operands, DictionaryAttr attrs,
+                                            RegionRange regions,
+                                            SmallVectorImpl<Type> &results) {
+  Adaptor op(operands, attrs, regions);
+  auto x = shapeOf(op.getInput());
+  SmallVector<int64_t, 4> perm;
+  if (failed(checkInts(loc, "transpose", "perm", op.getPerm(), x.size(), 0, perm)))
+    return failure();
+  SmallVector<bool, 4> seen(x.size(), false);
+  SmallVector<int64_t, 4> shape;
+  for (int64_t p : perm) {
+    if (p >= (int64_t)x.size() || seen[p])
+      return emitOptionalError(loc, "transpose: perm must be a permutation of 0..",
+                               x.size() - 1);
+    seen[p] = true;
+    shape.push_back(x[p]);
+  }
+  if (perm[0] != 0)
+    return emitOptionalError(loc, "transpose: the batch dimension must stay first "
+                                  "(perm[0] = 0)");
+  results.push_back(tensorOf(ctx, shape));
+  return success();
+}
+
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                         ValueRange operands, DictionaryAttr attrs,
+                                         RegionRange regions,
+                                         SmallVectorImpl<Type> &results) {
+  Adaptor op(operands, attrs, regions);
+  if (op.getInputs().empty())
+    return emitOptionalError(loc, "concat: needs at least one input");
+  auto firstShape = shapeOf(op.getInputs()[0]);
+  SmallVector<int64_t, 4> shape(firstShape.begin(), firstShape.end());
+  int64_t axis;
+  if (failed(normalizeAxis(loc, "concat", op.getAxisAttr(), -1, shape.size(), axis)))
+    return failure();
+  if (axis == 0)
+    return emitOptionalError(loc, "concat: cannot join along the batch dimension");
+  for (Value input : op.getInputs().drop_front()) {
+    auto other = shapeOf(input);
+    bool compatible = other.size() == shape.size();
+    for (size_t d = 0; compatible && d < shape.size(); ++d)
+      compatible = (int64_t)d == axis || other[d] == shape[d];
+    if (!compatible)
+      return emitOptionalError(loc, "concat: ", formatShape(other), " does not match ",
+                               formatShape(shapeOf(op.getInputs()[0])),
+                               " outside axis ", axis);
+    shape[axis] += other[axis];
+  }
+  results.push_back(tensorOf(ctx, shape));
+  return success();
+}
+
+static LogicalResult verifyOp(ReshapeOp op) {
+  auto in = shapeOf(op.getInput()), out = op.getType().cast<RankedTensorType>().getShape();
+  if (in.empty() || out.empty() || in[0] != out[0])
+    return op.emitOpError("must keep the batch dimension first: ")
+           << formatShape(in) << " -> " << formatShape(out);
+  if (elementsPerItem(in) != elementsPerItem(out))
+    return op.emitOpError("changes the number of elements per batch item: ")
+           << formatShape(in) << " -> " << formatShape(out);
+  return verifyStaticExceptBatch(op);
+}
+
+OpFoldResult ReshapeOp::fold(ArrayRef<Attribute>) {
+  if (getInput().getType() == getType())
+    return getInput();
+  return {};
 }
 
 //===----------------------------------------------------------------------===//

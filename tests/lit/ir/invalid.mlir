@@ -18,8 +18,8 @@ func @wrong_result(%x: tensor<?x4xf32>, %w: tensor<3x4xf32>) -> tensor<?x2xf32> 
 // -----
 
 func @bad_activation(%x: tensor<?x4xf32>, %w: tensor<3x4xf32>) -> tensor<?x3xf32> {
-  // expected-error@+1 {{unknown activation 'gelu'}}
-  %y = dnn.dense %x, %w {activation = "gelu"} : (tensor<?x4xf32>, tensor<3x4xf32>) -> tensor<?x3xf32>
+  // expected-error@+1 {{unknown activation 'swish'}}
+  %y = dnn.dense %x, %w {activation = "swish"} : (tensor<?x4xf32>, tensor<3x4xf32>) -> tensor<?x3xf32>
   return %y : tensor<?x3xf32>
 }
 

@@ -29,6 +29,7 @@ int64_t elementsPerItem(llvm::ArrayRef<int64_t> shape);
 
 /// Activations that dense/conv2d can apply in their epilogue.
 bool isFusableActivation(llvm::StringRef name);
+llvm::ArrayRef<llvm::StringRef> fusableActivations();
 
 /// The sliding window of a conv2d or pooling op, decoded from its attributes
 /// (a conv's kernel extent comes from its weight).

@@ -11,8 +11,10 @@ include "dnnc/IR/DnnDialect.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
-// Elementwise activation fused into a producing op's epilogue.
-// One of: none, relu, sigmoid, tanh, leaky_relu (checked by the verifier).
+// Elementwise activation fused into a producing op's epilogue. One of:
+// none, relu, sigmoid, tanh, leaky_relu, relu6, elu, softplus, mish, gelu,
+// gelu_tanh, sign (checked by the verifier). `alpha` is the slope of
+// leaky_relu and the alpha of elu.
 def Dnn_ActivationAttr : DefaultValuedAttr<StrAttr, "\"none\"">;
 def Dnn_AlphaAttr : DefaultValuedAttr<F32Attr, "0.01">;
 
@@ -122,12 +124,16 @@ def Dnn_DropoutOp : Dnn_ShapedOp<"dropout"> {
   let hasFolder = 1;
 }
 
-def Dnn_AddOp : Dnn_ShapedOp<"add"> {
-  let summary = "elementwise sum of two tensors of the same shape (residual add)";
+class Dnn_BinaryOp<string mnemonic, string what> : Dnn_ShapedOp<mnemonic> {
+  let summary = what;
   let arguments = (ins Dnn_Tensor:$lhs, Dnn_Tensor:$rhs);
   let results = (outs Dnn_Tensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
 }
+
+def Dnn_AddOp : Dnn_BinaryOp<"add", "elementwise sum of two tensors of the same shape (residual add)">;
+def Dnn_SubOp : Dnn_BinaryOp<"sub", "elementwise difference of two tensors of the same shape">;
+def Dnn_MulOp : Dnn_BinaryOp<"mul", "elementwise product of two tensors of the same shape">;
 
 class Dnn_UnaryOp<string mnemonic, string what> : Dnn_ShapedOp<mnemonic> {
   let summary = what;
@@ -147,6 +153,74 @@ def Dnn_LeakyReluOp : Dnn_UnaryOp<"leaky_relu", "x if x > 0 else alpha * x"> {
 }
 def Dnn_SoftmaxOp : Dnn_UnaryOp<"softmax", "exp(x) / sum(exp(x)) along `axis`"> {
   let arguments = (ins Dnn_Tensor:$input, DefaultValuedAttr<I64Attr, "-1">:$axis);
+}
+def Dnn_LogSoftmaxOp : Dnn_UnaryOp<"log_softmax", "x - log(sum(exp(x))) along `axis`, computed stably"> {
+  let arguments = (ins Dnn_Tensor:$input, DefaultValuedAttr<I64Attr, "-1">:$axis);
+}
+def Dnn_SignOp : Dnn_UnaryOp<"sign", "-1, 0 or 1">;
+def Dnn_Relu6Op : Dnn_UnaryOp<"relu6", "min(max(x, 0), 6)">;
+def Dnn_SoftplusOp : Dnn_UnaryOp<"softplus", "log(1 + exp(x)), computed stably">;
+def Dnn_MishOp : Dnn_UnaryOp<"mish", "x * tanh(softplus(x))">;
+def Dnn_EluOp : Dnn_UnaryOp<"elu", "x if x > 0 else alpha * (exp(x) - 1)"> {
+  let arguments = (ins Dnn_Tensor:$input, DefaultValuedAttr<F32Attr, "1.0">:$alpha);
+}
+def Dnn_GeluOp : Dnn_UnaryOp<"gelu", "x * Phi(x); `approximate` = \"tanh\" uses the tanh formula"> {
+  let arguments = (ins Dnn_Tensor:$input,
+                   DefaultValuedAttr<StrAttr, "\"none\"">:$approximate);
+}
+
+def Dnn_GluOp : Dnn_ShapedOp<"glu"> {
+  let summary = "gated linear unit: halves a, b of `axis`; a * sigmoid(b)";
+  let arguments = (ins Dnn_Tensor:$input, DefaultValuedAttr<I64Attr, "-1">:$axis);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Dnn_LayerNormOp : Dnn_ShapedOp<"layernorm"> {
+  let summary = "layer normalization over the last `normalized_rank` dimensions";
+  let description = [{
+    As PyTorch LayerNorm (biased variance). `affine` holds nothing or the
+    weight and bias, each shaped like the normalized dimensions.
+  }];
+  let arguments = (ins Dnn_Tensor:$input, Variadic<Dnn_Tensor>:$affine,
+                   DefaultValuedAttr<I64Attr, "1">:$normalized_rank,
+                   DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = [{
+    $input (`,` $affine^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Dnn_GlobalMaxPool2dOp : Dnn_Pool2dOp<"global_maxpool2d"> {
+  let summary = "max over H and W: [N, C, H, W] -> [N, C]";
+  let arguments = (ins Dnn_Tensor:$input);
+}
+
+def Dnn_TransposeOp : Dnn_ShapedOp<"transpose"> {
+  let summary = "permutes dimensions: out.shape[i] = in.shape[perm[i]]; perm[0] = 0";
+  let arguments = (ins Dnn_Tensor:$input, I64ArrayAttr:$perm);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Dnn_ConcatOp : Dnn_ShapedOp<"concat"> {
+  let summary = "joins tensors along `axis` (not the batch)";
+  let arguments = (ins Variadic<Dnn_Tensor>:$inputs, DefaultValuedAttr<I64Attr, "-1">:$axis);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type(operands, results)";
+}
+
+def Dnn_ReshapeOp : Dnn_Op<"reshape", [NoSideEffect]> {
+  let summary = "the same elements in another shape (a view, no data moves)";
+  let description = [{
+    The result type is the new shape; the batch dimension stays dimension 0
+    and each batch item keeps its number of elements.
+  }];
+  let arguments = (ins Dnn_Tensor:$input);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let verifier = [{ return verifyOp(*this); }];
+  let hasFolder = 1;
 }
 
 #endif // DNN_OPS
