@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "InitWeights.h"
+#include "Summary.h"
 
 #include "dnnc/Codegen/Codegen.h"
 #include "dnnc/Frontend/Frontend.h"
@@ -58,6 +59,10 @@ cl::opt<std::string> initWeights("init-weights",
                                  cl::value_desc("file"), cl::cat(category));
 cl::opt<uint64_t> seed("seed", cl::desc("Seed for --init-weights (default 0)"), cl::init(0),
                        cl::cat(category));
+cl::opt<bool> summary("summary",
+                      cl::desc("Print a per-layer table (ops, output shape, parameters, "
+                               "FLOPs) and exit"),
+                      cl::cat(category));
 cl::opt<std::string> workDir("work-dir", cl::desc("Keep the generated object files here"),
                              cl::value_desc("dir"), cl::cat(category));
 
@@ -134,6 +139,11 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
+  if (summary) {
+    // The model as written, before passes fold layers away.
+    dnnc::printSummary(*module, llvm::outs());
+    return 0;
+  }
   if (optLevel != 0 && optLevel != 2) {
     llvm::errs() << "dnnc: error: -O" << optLevel << " is not a level; use -O0 or -O2\n";
     return 1;
