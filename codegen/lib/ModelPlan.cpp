@@ -39,7 +39,7 @@ int64_t bytesPerBatch(const std::vector<int64_t> &shape) {
 
 /// Ops that only reinterpret their input's bytes: no kernel, no buffer.
 bool isView(Operation *op) {
-  return isa<dnn::FlattenOp, dnn::DropoutOp, dnn::IdentityOp>(op);
+  return isa<dnn::FlattenOp, dnn::ReshapeOp, dnn::DropoutOp, dnn::IdentityOp>(op);
 }
 
 Value viewRoot(Value v) {
@@ -221,12 +221,24 @@ FailureOr<ModelPlan> dnnc::codegen::planModel(ModuleOp module) {
     plan.calls.push_back(std::move(call));
   }
   plan.bytesPerBatch = slots.peakBytes();
+  int64_t largest = 1;
+  func.walk([&](Operation *op) {
+    if (isa<dnn::WeightOp>(op))
+      return; // weights do not grow with the batch
+    for (Value v : op->getResults())
+      largest = std::max(largest, dnn::elementsPerItem(shapeOf(v)));
+  });
+  for (BlockArgument arg : func.getArguments())
+    largest = std::max(largest, dnn::elementsPerItem(shapeOf(arg)));
+  plan.maxBatch = plan.dynamicBatch ? dnn::kMaxElementsPerItem / largest : 1;
   return plan;
 }
 
 std::string dnnc::codegen::manifestText(const ModelPlan &plan) {
   std::string text = "dnn-manifest 1\nmodel " + plan.name + "\n";
   text += "workspace " + std::to_string(plan.bytesPerBatch) + " 0\n";
+  if (plan.dynamicBatch)
+    text += "max_batch " + std::to_string(plan.maxBatch) + "\n";
   auto add = [&](const char *kind, const NamedShape &t) {
     text += std::string(kind) + " " + t.name + " " + std::to_string(t.shape.size());
     for (int64_t d : t.shape)

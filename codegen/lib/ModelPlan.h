@@ -39,6 +39,8 @@ struct ModelPlan {
   /// Workspace = batch * bytesPerBatch; a static model runs with batch 1.
   int64_t bytesPerBatch = 0;
   bool dynamicBatch = false;
+  /// Largest batch for which every tensor fits 32-bit indexing.
+  int64_t maxBatch = 1;
 };
 
 /// Orders the kernels and assigns every intermediate a workspace slot by

@@ -82,6 +82,8 @@ private:
       return parseModel(fields);
     if (record == "workspace")
       return parseWorkspace(fields);
+    if (record == "max_batch")
+      return parseMaxBatch(fields);
     if (record == "input")
       return parseTensor(fields, out_.inputs, inputNames_, true);
     if (record == "output")
@@ -111,6 +113,15 @@ private:
       return fail("expected 'workspace <bytes_per_batch_item> <fixed_bytes>' "
                   "with non-negative integers");
     sawWorkspace_ = true;
+    return true;
+  }
+
+  bool parseMaxBatch(const std::vector<std::string> &fields) {
+    if (sawMaxBatch_)
+      return fail("duplicate 'max_batch' record");
+    if (fields.size() != 2 || !parseInt64(fields[1], out_.maxBatch) || out_.maxBatch < 1)
+      return fail("expected 'max_batch <n>' with a positive integer");
+    sawMaxBatch_ = true;
     return true;
   }
 
@@ -178,6 +189,7 @@ private:
   bool sawHeader_ = false;
   bool sawModel_ = false;
   bool sawWorkspace_ = false;
+  bool sawMaxBatch_ = false;
   std::set<std::string> inputNames_, outputNames_, weightNames_;
 };
 

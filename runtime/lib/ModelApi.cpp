@@ -298,6 +298,13 @@ bool checkInputsForRun(const dnn_context *ctx, int64_t &batch) {
     batch = input.batch;
     batchSource = static_cast<int>(i);
   }
+  if (batch > manifest.maxBatch) {
+    setApiError("batch " + std::to_string(batch) + " is larger than this model's limit of " +
+                std::to_string(manifest.maxBatch) +
+                " (its kernels index each tensor with 32-bit integers); run it in smaller "
+                "batches");
+    return false;
+  }
   return true;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,8 @@ struct Manifest {
   std::string modelName;
   int64_t workspaceBytesPerBatchItem = 0;
   int64_t workspaceFixedBytes = 0;
+  // Largest batch whose biggest tensor the kernels can index (32-bit).
+  int64_t maxBatch = std::numeric_limits<int64_t>::max();
   // In the order the graph function's pointer arrays expect.
   std::vector<ManifestTensor> inputs;
   std::vector<ManifestTensor> outputs;

@@ -39,6 +39,7 @@ int fail(int code, const char *message) {
 extern "C" const char dnn_model_manifest[] = "dnn-manifest 1\n"
                                              "model fake_affine\n"
                                              "workspace 16 64\n"
+                                             "max_batch 1000\n"
                                              "input x 2 -1 4\n"
                                              "input y 2 -1 4\n"
                                              "output scaled 2 -1 4\n"

@@ -42,6 +42,20 @@ TEST(Manifest, ParsesAllRecords) {
   EXPECT_TRUE(manifest.hasBatchDim());
 }
 
+TEST(Manifest, MaxBatchIsOptional) {
+  Manifest manifest;
+  std::string error;
+  ASSERT_TRUE(parseManifest(kMnist, manifest, error)) << error;
+  EXPECT_EQ(manifest.maxBatch, std::numeric_limits<int64_t>::max());
+  std::string limited = std::string(kMnist) + "max_batch 99273\n";
+  ASSERT_TRUE(parseManifest(limited, manifest, error)) << error;
+  EXPECT_EQ(manifest.maxBatch, 99273);
+  EXPECT_NE(parseError(std::string(kMnist) + "max_batch 0\n").find("max_batch <n>"),
+            std::string::npos);
+  EXPECT_NE(parseError(limited + "max_batch 5\n").find("duplicate 'max_batch'"),
+            std::string::npos);
+}
+
 TEST(Manifest, StaticModelAndScalarTensors) {
   Manifest manifest;
   std::string error;

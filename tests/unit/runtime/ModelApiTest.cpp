@@ -260,6 +260,22 @@ TEST_F(ModelApiTest, InputsMustAgreeOnTheBatch) {
   EXPECT_EQ(dnn_batch(ctx.get()), 3);
 }
 
+TEST_F(ModelApiTest, BatchAboveTheModelsLimitIsRefused) {
+  Context ctx = createDefault();
+  ASSERT_TRUE(ctx);
+  ASSERT_EQ(setInput(ctx.get(), "x", 1001, 0), 0) << lastError();
+  ASSERT_EQ(setInput(ctx.get(), "y", 1001, 0), 0) << lastError();
+  EXPECT_NE(dnn_run(ctx.get()), 0);
+  EXPECT_NE(lastError().find("batch 1001 is larger than this model's limit of 1000"),
+            std::string::npos)
+      << lastError();
+  Context atLimit = createDefault();
+  ASSERT_TRUE(atLimit);
+  ASSERT_EQ(setInput(atLimit.get(), "x", 1000, 0), 0) << lastError();
+  ASSERT_EQ(setInput(atLimit.get(), "y", 1000, 0), 0) << lastError();
+  EXPECT_EQ(dnn_run(atLimit.get()), 0) << lastError();
+}
+
 TEST_F(ModelApiTest, RunNeedsEveryInput) {
   Context ctx = createDefault();
   ASSERT_EQ(setInput(ctx.get(), "x", 1, 0.0f), 0);
