@@ -6,7 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "dnnc/Frontend/Frontend.h"
 #include "dnnc/Frontend/Parser.h"
-#include "Layers.h"
+#include "LayerAttrs.h"
 
 #include "dnnc/IR/DnnDialect.h"
 
@@ -159,15 +159,7 @@ bool ModelBuilder::checkKinds(const Model &model) {
   auto check = [&](const LayerDef &def, bool inBlock) {
     int expected = layerInputCount(def.call.kind);
     if (expected == kUnknownLayer) {
-      std::string hint;
-      unsigned best = 3;
-      for (const std::string &kind : layerKinds()) {
-        unsigned d = StringRef(def.call.kind).edit_distance(kind, true, best);
-        if (d < best) {
-          best = d;
-          hint = kind;
-        }
-      }
+      std::string hint = closest(def.call.kind, layerKinds());
       error(def.call.kindLoc, "unknown layer kind '" + def.call.kind + "'" +
                                   (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
       ok = false;
@@ -305,15 +297,7 @@ OwningOpRef<ModuleOp> ModelBuilder::build(const Model &model) {
   auto checkRef = [&](const NameRef &ref) {
     if (producer.count(ref.name))
       return true;
-    std::string hint;
-    unsigned best = 3;
-    for (const std::string &k : known) {
-      unsigned d = StringRef(ref.name).edit_distance(k, true, best);
-      if (d < best) {
-        best = d;
-        hint = k;
-      }
-    }
+    std::string hint = closest(ref.name, known);
     error(ref.loc, "unknown value '" + ref.name + "'" +
                        (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
                        "; inputs are declared with `input`, layers with `name = kind(...)`");
