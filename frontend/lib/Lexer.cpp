@@ -72,6 +72,13 @@ Token Lexer::next() {
       advance();
     return {TokenKind::Ident, std::string(text.substr(start, pos - start)), loc};
   }
+  // A '.' right after a name or number joins a dotted name (layer1.0.conv1);
+  // elsewhere ".5" is a number.
+  bool afterName = pos > 0 && (std::isalnum((unsigned char)text[pos - 1]) || text[pos - 1] == '_');
+  if (c == '.' && afterName) {
+    advance();
+    return {TokenKind::Dot, ".", loc};
+  }
   if (std::isdigit((unsigned char)c) || (c == '.' && std::isdigit((unsigned char)peek(1))))
     return lexNumber(loc);
   TokenKind kind;

@@ -12,7 +12,7 @@ namespace dnnc::frontend {
 enum class TokenKind {
   Eof, Error, Ident, Int, Float,
   LBrace, RBrace, LParen, RParen, LBracket, RBracket,
-  Comma, Colon, Equal, Minus,
+  Comma, Colon, Equal, Minus, Dot,
 };
 
 struct Token {

@@ -75,9 +75,12 @@ bool ModelBuilder::checkNames(const Model &model) {
     defs.push_back({def.nameLoc, def.name});
   for (const SequentialBlock &block : model.blocks) {
     defs.push_back({block.nameLoc, block.name});
-    for (const LayerDef &def : block.layers)
-      if (!def.name.empty())
-        defs.push_back({def.nameLoc, def.name});
+    // Unnamed layers take `<block>.<index>`, which a dotted name could repeat.
+    for (size_t i = 0; i < block.layers.size(); ++i) {
+      const LayerDef &def = block.layers[i];
+      defs.push_back({def.nameLoc, def.name.empty() ? block.name + "." + std::to_string(i)
+                                                    : def.name});
+    }
   }
   std::stable_sort(defs.begin(), defs.end(), [](const auto &a, const auto &b) {
     return std::tie(a.first.line, a.first.col) < std::tie(b.first.line, b.first.col);

@@ -3,11 +3,12 @@
 // Grammar (docs/language.md has the full reference):
 //   file     := 'model' IDENT '{' stmt* '}'
 //   stmt     := 'input' IDENT ':' [IDENT] '[' dim (',' dim)* ']'
-//             | 'output' IDENT (',' IDENT)*
-//             | 'sequential' IDENT '(' IDENT ')' '{' (IDENT '=' call | call)* '}'
-//             | IDENT '=' call
+//             | 'output' name (',' name)*
+//             | 'sequential' name '(' name ')' '{' (name '=' call | call)* '}'
+//             | name '=' call
+//   name     := IDENT ('.' (IDENT | INT))*       e.g. layer1.0.conv1
 //   call     := IDENT '(' [arg (',' arg)*] ')'
-//   arg      := IDENT | IDENT '=' value
+//   arg      := name | IDENT '=' value
 //   value    := ['-'] number | IDENT | '(' value, ... ')' | '[' value, ... ']'
 //
 //===----------------------------------------------------------------------===//
@@ -57,6 +58,19 @@ private:
     return true;
   }
 
+  /// A dotted name: the pieces must touch (no spaces around the dots).
+  bool parseName(std::string &out, SourceLoc &loc, const char *what) {
+    if (!parseIdent(out, loc, what))
+      return false;
+    while (cur.kind == TokenKind::Dot) {
+      consume();
+      if (cur.kind != TokenKind::Ident && cur.kind != TokenKind::Int)
+        return fail("expected a name or number after '.' in '" + out + ".'");
+      out += "." + cur.text;
+      consume();
+    }
+    return true;
+  }
   bool parseStatement(Model &model);
   bool parseInput(Model &model);
   bool parseOutput(Model &model);
@@ -102,7 +116,7 @@ bool Parser::parseStatement(Model &model) {
   if (isKeyword("sequential") && ahead.kind == TokenKind::Ident)
     return parseSequential(model);
   LayerDef def;
-  if (!parseIdent(def.name, def.nameLoc, "a statement (input, output, sequential or 'name = layer(...)')"))
+  if (!parseName(def.name, def.nameLoc, "a statement (input, output, sequential or 'name = layer(...)')"))
     return false;
   if (!expect(TokenKind::Equal, "'=' after the layer name"))
     return false;
@@ -153,7 +167,7 @@ bool Parser::parseOutput(Model &model) {
   consume(); // output
   do {
     NameRef ref;
-    if (!parseIdent(ref.name, ref.loc, "an output name"))
+    if (!parseName(ref.name, ref.loc, "an output name"))
       return false;
     model.outputs.push_back(ref);
     if (cur.kind != TokenKind::Comma)
@@ -165,19 +179,19 @@ bool Parser::parseOutput(Model &model) {
 bool Parser::parseSequential(Model &model) {
   consume(); // sequential
   SequentialBlock block;
-  if (!parseIdent(block.name, block.nameLoc, "a name for the sequential block") ||
+  if (!parseName(block.name, block.nameLoc, "a name for the sequential block") ||
       !expect(TokenKind::LParen, "'(' and the block's input") ||
-      !parseIdent(block.input.name, block.input.loc, "the block's input") ||
+      !parseName(block.input.name, block.input.loc, "the block's input") ||
       !expect(TokenKind::RParen, "')' after the block's input") ||
       !expect(TokenKind::LBrace, "'{' to start the block"))
     return false;
   while (cur.kind != TokenKind::RBrace) {
     LayerDef def;
-    if (cur.kind == TokenKind::Ident && ahead.kind == TokenKind::Equal) {
-      def.name = cur.text;
-      def.nameLoc = cur.loc;
-      consume();
-      consume();
+    if (cur.kind == TokenKind::Ident &&
+        (ahead.kind == TokenKind::Equal || ahead.kind == TokenKind::Dot)) {
+      if (!parseName(def.name, def.nameLoc, "a layer name") ||
+          !expect(TokenKind::Equal, "'=' after the layer name"))
+        return false;
     }
     if (cur.kind == TokenKind::Eof)
       return fail("missing '}' at the end of sequential block '" + block.name + "'");
@@ -216,8 +230,10 @@ bool Parser::parseCall(LayerCall &call, bool allowInputs) {
                     "before; write only attributes here");
       if (!call.kwargs.empty())
         return fail("input '" + cur.text + "' must come before the attributes");
-      call.inputs.push_back({cur.text, cur.loc});
-      consume();
+      NameRef ref;
+      if (!parseName(ref.name, ref.loc, "an input name"))
+        return false;
+      call.inputs.push_back(ref);
     }
     if (cur.kind == TokenKind::Comma) {
       consume();
