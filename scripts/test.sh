@@ -5,4 +5,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/bootstrap.sh"
 "$root/scripts/build.sh"
 build="${DNNC_BUILD_DIR:-$root/build}"
-ctest --test-dir "$build" --output-on-failure -j "${DNNC_JOBS:-2}"
+# Tests labelled `slow` (whole 224x224 models against the double-precision
+# reference, minutes each) run only with DNNC_SLOW_TESTS=1.
+exclude=(-LE slow)
+[ "${DNNC_SLOW_TESTS:-0}" = 1 ] && exclude=()
+ctest --test-dir "$build" --output-on-failure -j "${DNNC_JOBS:-2}" "${exclude[@]}"

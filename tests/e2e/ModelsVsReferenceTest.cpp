@@ -154,7 +154,31 @@ TEST_P(ModelsVsReference, Batch1And7) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Examples, ModelsVsReference,
-                         ::testing::Values("xor", "mnist_mlp", "mnist_cnn", "tiny_resnet"),
+                         ::testing::Values("xor", "mnist_mlp", "mnist_cnn", "tiny_resnet",
+                                           "lenet5"),
+                         [](const ::testing::TestParamInfo<std::string> &info) {
+                           return info.param;
+                         });
+
+// 224x224 models: the double-precision reference takes seconds per image, so
+// they run at batch 1 and 2 only.
+class LargeModelsVsReference : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LargeModelsVsReference, Batch1And2) {
+  for (int64_t batch : {1, 2}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    checkAgainstReference({GetParam(), batch});
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Large, LargeModelsVsReference,
+                         ::testing::Values("resnet18", "alexnet"),
+                         [](const ::testing::TestParamInfo<std::string> &info) {
+                           return info.param;
+                         });
+
+// Minutes each: labelled `slow` in CTest, run with DNNC_SLOW_TESTS=1 scripts/test.sh.
+INSTANTIATE_TEST_SUITE_P(Slow, LargeModelsVsReference, ::testing::Values("vgg11"),
                          [](const ::testing::TestParamInfo<std::string> &info) {
                            return info.param;
                          });
