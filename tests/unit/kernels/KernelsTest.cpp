@@ -2,8 +2,7 @@
 // the host on ordinary and odd shapes (primes, 1-sized dims, feature maps
 // smaller than a vector, asymmetric padding, strides, dilation, groups, every
 // activation, static and dynamic batch) and compared with dnnref.
-#include "Kernels.h"
-#include "dnnref/RefKernels.h"
+#include "KernelTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -17,102 +16,7 @@
 namespace {
 
 using namespace dnnc::kernels;
-using Halide::Buffer;
-
-constexpr double kTolerance = 1e-5;
-
-// The host target; DNNKERNELS_TEST_TARGET (a Halide target string such as
-// x86-64-linux-avx-avx2-fma-f16c-sse41) exercises the schedules of a narrower
-// ISA on this machine.
-Halide::Target host() {
-  const char *forced = std::getenv("DNNKERNELS_TEST_TARGET");
-  return forced && *forced ? Halide::Target(forced) : Halide::get_host_target();
-}
-
-// Deterministic uniform values in [lo, hi], rounded to float so that the
-// reference sees exactly what the kernel sees.
-dnnref::Tensor randomTensor(const std::vector<int64_t> &shape, unsigned seed, double lo = -1.0,
-                            double hi = 1.0) {
-  dnnref::Tensor t(shape);
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(static_cast<float>(lo), static_cast<float>(hi));
-  for (double &v : t.data)
-    v = dist(gen);
-  return t;
-}
-
-std::vector<int> halideSizes(const std::vector<int64_t> &shape) {
-  return std::vector<int>(shape.rbegin(), shape.rend());
-}
-
-Buffer<float> toBuffer(const dnnref::Tensor &t) {
-  Buffer<float> b(halideSizes(t.shape)); // dense, dim 0 = last IR dim
-  float *p = b.data();
-  for (size_t i = 0; i < t.data.size(); ++i)
-    p[i] = static_cast<float>(t.data[i]);
-  return b;
-}
-
-// The kernels only hand out Halide::Arguments; the JIT binds buffers to the
-// underlying Parameters, found by name in the pipeline's definitions.
-std::map<std::string, Halide::Internal::Parameter> findParams(const Halide::Pipeline &p) {
-  struct Finder : Halide::Internal::IRGraphVisitor {
-    std::map<std::string, Halide::Internal::Parameter> found;
-    using IRGraphVisitor::visit;
-    void visit(const Halide::Internal::Call *c) override {
-      if (c->param.defined())
-        found[c->param.name()] = c->param;
-      IRGraphVisitor::visit(c);
-    }
-  } finder;
-  for (Halide::Func f : p.outputs()) {
-    f.function().accept(&finder);
-    for (auto &kv : Halide::Internal::find_transitive_calls(f.function()))
-      kv.second.accept(&finder);
-  }
-  return finder.found;
-}
-
-// JIT-runs `k` on `inputs` (in the kernel's argument order) and returns the
-// output of IR shape `outShape` in row-major order.
-std::vector<float> run(Kernel k, const std::vector<const dnnref::Tensor *> &inputs,
-                       const std::vector<int64_t> &outShape) {
-  EXPECT_EQ(k.arguments.size(), inputs.size());
-  auto params = findParams(k.pipeline);
-  std::vector<Buffer<float>> buffers;
-  for (size_t i = 0; i < inputs.size() && i < k.arguments.size(); ++i) {
-    buffers.push_back(toBuffer(*inputs[i]));
-    EXPECT_TRUE(k.arguments[i].is_buffer());
-    auto it = params.find(k.arguments[i].name);
-    if (it == params.end()) {
-      ADD_FAILURE() << "argument " << k.arguments[i].name << " not used by the pipeline";
-      return {};
-    }
-    it->second.set_buffer(buffers.back());
-  }
-  Buffer<float> out(halideSizes(outShape));
-  k.pipeline.realize(out, host());
-  return std::vector<float>(out.data(), out.data() + out.number_of_elements());
-}
-
-// Runs one test case, turning a Halide error into a failure of that case
-// (with its SCOPED_TRACE) instead of ending the whole test.
-template <typename F> void guarded(const testing::Message &what, F &&body) {
-  SCOPED_TRACE(what);
-  try {
-    body();
-  } catch (const Halide::Error &e) {
-    ADD_FAILURE() << "Halide error: " << e.what();
-  } catch (const std::exception &e) {
-    ADD_FAILURE() << "exception: " << e.what();
-  }
-}
-
-void expectClose(const std::vector<float> &actual, const dnnref::Tensor &ref) {
-  ASSERT_EQ(static_cast<int64_t>(actual.size()), ref.numel());
-  dnnref::Comparison c = dnnref::compare(actual, ref);
-  EXPECT_LE(c.relError, kTolerance) << dnnref::describe(c);
-}
+using namespace dnnc::kernels::test;
 
 dnnref::Activation refAct(Activation a) {
   switch (a) {
@@ -146,11 +50,6 @@ const char *actName(Activation a) {
   return "?";
 }
 
-std::vector<int64_t> withBatch(std::vector<int64_t> s, bool dynamic) {
-  if (dynamic)
-    s[0] = kDynamic;
-  return s;
-}
 
 // ---------------------------------------------------------------- Dense ---
 

@@ -1,0 +1,56 @@
+// Shared helpers of the kernel tests: random tensors, JIT runs of a kernel
+// on dnnref tensors, and the comparison every kernel test uses.
+#pragma once
+
+#include "Kernels.h"
+#include "dnnref/RefKernels.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace dnnc::kernels::test {
+
+constexpr double kTolerance = 1e-5;
+
+// The host target; DNNKERNELS_TEST_TARGET (a Halide target string such as
+// x86-64-linux-avx-avx2-fma-f16c-sse41) exercises the schedules of a narrower
+// ISA on this machine.
+Halide::Target host();
+
+// Deterministic uniform values in [lo, hi], rounded to float so that the
+// reference sees exactly what the kernel sees.
+dnnref::Tensor randomTensor(const std::vector<int64_t> &shape, unsigned seed, double lo = -1.0,
+                            double hi = 1.0);
+
+// JIT-runs `k` on `inputs` (in the kernel's argument order) and returns its
+// outputs, each of the IR shape in `outShapes`, in row-major order.
+std::vector<std::vector<float>> runOutputs(Kernel k,
+                                           const std::vector<const dnnref::Tensor *> &inputs,
+                                           const std::vector<std::vector<int64_t>> &outShapes);
+// The same for a kernel with one output.
+std::vector<float> run(Kernel k, const std::vector<const dnnref::Tensor *> &inputs,
+                       const std::vector<int64_t> &outShape);
+
+// Runs one test case, turning a Halide error into a failure of that case
+// (with its SCOPED_TRACE) instead of ending the whole test.
+template <typename F> void guarded(const ::testing::Message &what, F &&body) {
+  SCOPED_TRACE(what);
+  try {
+    body();
+  } catch (const Halide::Error &e) {
+    ADD_FAILURE() << "Halide error: " << e.what();
+  } catch (const std::exception &e) {
+    ADD_FAILURE() << "exception: " << e.what();
+  }
+}
+
+// max |actual - ref| / max |ref| <= tolerance.
+void expectClose(const std::vector<float> &actual, const dnnref::Tensor &ref,
+                 double tolerance = kTolerance);
+
+// `s` with dim 0 replaced by kDynamic when `dynamic`.
+std::vector<int64_t> withBatch(std::vector<int64_t> s, bool dynamic);
+
+} // namespace dnnc::kernels::test
