@@ -1,7 +1,6 @@
 //===- Codegen.cpp - kernels + host graph + runtime -> model.so ---------===//
 #include "dnnc/Codegen/Codegen.h"
 #include "HostGraph.h"
-#include "KernelSelection.h"
 #include "ModelPlan.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -11,6 +10,8 @@
 #include "llvm/Support/Program.h"
 
 #include "Halide.h"
+
+#include <set>
 
 using namespace mlir;
 using namespace dnnc;
@@ -25,13 +26,18 @@ Location locationOf(ModuleOp module, const KernelCall &call) {
   return call.op ? call.op->getLoc() : module.getLoc();
 }
 
+/// One object per distinct kernel (calls with equal keys share a symbol).
 LogicalResult compileKernels(ModuleOp module, const ModelPlan &plan,
                              const Halide::Target &target, const std::string &dir,
                              std::vector<std::string> &objects) {
-  for (const KernelCall &call : plan.calls) {
+  std::set<std::string> compiled;
+  for (const KernelCall *callPtr : plan.allCalls()) {
+    const KernelCall &call = *callPtr;
+    if (!compiled.insert(call.symbol).second)
+      continue;
     std::string path = dir + "/" + call.symbol + ".o";
     try {
-      kernels::Kernel kernel = buildKernel(call, target);
+      kernels::Kernel kernel = call.build(target);
       kernel.pipeline.compile_to_object(path, kernel.arguments, call.symbol, target);
     } catch (const Halide::Error &e) {
       return emitError(locationOf(module, call))

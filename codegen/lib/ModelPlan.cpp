@@ -1,10 +1,12 @@
 //===- ModelPlan.cpp - call order and liveness-based buffer plan --------===//
 #include "ModelPlan.h"
+#include "Lowering.h"
 
 #include "dnnc/IR/DnnDialect.h"
 
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 #include <algorithm>
 #include <map>
@@ -55,7 +57,7 @@ std::string symbolFor(int index, StringRef layer) {
   std::string s = "dnn_k" + std::to_string(index);
   if (!layer.empty()) {
     s += "_";
-    for (char c : layer)
+    for (char c : layer.take_front(48))
       s += std::isalnum((unsigned char)c) ? c : '_';
   }
   return s;
@@ -90,7 +92,296 @@ private:
   int64_t peak = 0;
 };
 
+std::string layoutKey(const TensorRef &ref) {
+  std::string s = "[";
+  for (int64_t d : ref.shape)
+    s += std::to_string(d) + ",";
+  s += "]";
+  if (!ref.strides.empty()) {
+    s += "s[";
+    for (int64_t d : ref.strides)
+      s += std::to_string(d) + ",";
+    s += "]";
+  }
+  if (ref.batchScale != 1)
+    s += "x" + std::to_string(ref.batchScale);
+  return s;
+}
+
+/// The op without its location and value names: equal signatures compute
+/// the same function of their operands.
+std::string opSignature(Operation *op) {
+  if (!op)
+    return "";
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << op->getName() << " ";
+  op->getAttrDictionary().print(os);
+  os << " (";
+  for (Type t : op->getOperandTypes())
+    os << t << ",";
+  os << ") -> (";
+  for (Type t : op->getResultTypes())
+    os << t << ",";
+  os << ")";
+  return os.str();
+}
+
+/// Plans one function: the storage of every value and the calls of every op.
+class Planner : public LoweringContext {
+public:
+  Planner(FuncOp func, ModelPlan &plan) : func(func), plan(plan) {}
+  LogicalResult run();
+
+  TensorRef operand(unsigned index) override { return refFor(currentOp->getOperand(index)); }
+  TensorRef result(unsigned index) override { return storage[currentOp->getResult(index)]; }
+  TensorRef scratch(std::vector<int64_t> shape) override;
+  void call(StringRef role, KernelBuilder build, std::vector<TensorRef> args,
+            std::vector<TensorRef> results) override;
+  void beginLoop(int64_t count, int64_t unroll) override;
+  void endLoop() override { currentLoop = -1; }
+
+private:
+  LogicalResult indexOps();
+  void planOutputs();
+  TensorRef refFor(Value operand);
+  bool isLoadTime(Operation &op);
+  void releaseDeadSlots(int here);
+  void assignResults(Operation &op, bool loadTime);
+
+  FuncOp func;
+  ModelPlan &plan;
+  Program *program = nullptr; // where calls of the current op go
+  int currentLoop = -1;
+  llvm::DenseMap<Operation *, int> position;
+  llvm::DenseMap<Value, int> lastUse;
+  llvm::DenseMap<Value, int> weightOf;
+  llvm::DenseMap<Value, int> outputOf;
+  std::vector<std::pair<int, Value>> copies; // output index, source
+  llvm::DenseMap<Value, TensorRef> storage;
+  llvm::DenseSet<Value> loadTimeValues;
+  SlotAllocator slots;
+  std::vector<std::pair<int, Value>> liveSlots; // last use, value
+  std::vector<std::pair<int64_t, int64_t>> scratchSlots; // offset, size
+};
+
+LogicalResult Planner::indexOps() {
+  std::map<std::string, int> weightIndex;
+  int index = 0;
+  for (Operation &op : func.getBody().front()) {
+    position[&op] = index;
+    for (Value operand : op.getOperands())
+      lastUse[viewRoot(operand)] = index;
+    if (auto weight = dyn_cast<dnn::WeightOp>(op)) {
+      auto [it, inserted] = weightIndex.insert({weight.getName().str(), (int)plan.weights.size()});
+      if (inserted)
+        plan.weights.push_back({weight.getName().str(), shapeOf(weight.getResult())});
+      else if (plan.weights[it->second].shape != shapeOf(weight.getResult()))
+        return weight.emitError("weight '")
+               << weight.getName() << "' is used with two different shapes";
+      weightOf[weight.getResult()] = it->second;
+      loadTimeValues.insert(weight.getResult());
+    } else if (!isView(&op) && isLoadTime(op)) {
+      loadTimeValues.insert(op.getResults().begin(), op.getResults().end());
+    }
+    ++index;
+  }
+  return success();
+}
+
+/// Results returned by the function are written straight into the user's
+/// output buffers, unless the same bytes must appear twice or come from an
+/// input, a weight or a load-time computation.
+void Planner::planOutputs() {
+  auto returnOp = cast<ReturnOp>(func.getBody().front().getTerminator());
+  auto outputNames = func->getAttrOfType<ArrayAttr>(dnn::kOutputNamesAttr);
+  for (unsigned i = 0; i < returnOp.getNumOperands(); ++i) {
+    Value result = returnOp.getOperand(i);
+    plan.outputs.push_back({outputNames[i].cast<StringAttr>().str(), shapeOf(result)});
+    Value root = viewRoot(result);
+    Operation *def = root.getDefiningOp();
+    if (def && !loadTimeValues.contains(root) && !outputOf.count(root))
+      outputOf[root] = i;
+    else
+      copies.push_back({(int)i, result});
+  }
+}
+
+TensorRef Planner::refFor(Value operand) {
+  Value root = viewRoot(operand);
+  TensorRef ref;
+  if (auto arg = root.dyn_cast<BlockArgument>()) {
+    ref.kind = TensorRef::Kind::Input;
+    ref.index = arg.getArgNumber();
+  } else if (weightOf.count(root)) {
+    ref.kind = TensorRef::Kind::Weight;
+    ref.index = weightOf[root];
+  } else {
+    ref = storage[root];
+  }
+  ref.shape = shapeOf(operand);
+  return ref;
+}
+
+/// An op whose operands are all weights (or computed from weights only) runs
+/// once at load time, in the prepare program.
+bool Planner::isLoadTime(Operation &op) {
+  if (op.getNumOperands() == 0 || isa<ReturnOp>(op))
+    return false;
+  return llvm::all_of(op.getOperands(),
+                      [&](Value v) { return loadTimeValues.contains(viewRoot(v)); });
+}
+
+void Planner::releaseDeadSlots(int here) {
+  // Slots whose last reader ran before this op are free again. An op never
+  // writes over its own input, so a slot read here stays taken.
+  llvm::erase_if(liveSlots, [&](const std::pair<int, Value> &slot) {
+    if (slot.first >= here)
+      return false;
+    slots.release(storage[slot.second].offset, bytesPerBatch(shapeOf(slot.second)));
+    return true;
+  });
+}
+
+void Planner::assignResults(Operation &op, bool loadTime) {
+  for (Value result : op.getResults()) {
+    TensorRef out;
+    out.shape = shapeOf(result);
+    if (loadTime) {
+      // Load-time values persist for the life of the context.
+      out.kind = TensorRef::Kind::Derived;
+      out.offset = plan.derivedBytes;
+      plan.derivedBytes += bytesPerBatch(out.shape);
+    } else if (outputOf.count(result)) {
+      out.kind = TensorRef::Kind::Output;
+      out.index = outputOf[result];
+    } else {
+      out.kind = TensorRef::Kind::Workspace;
+      out.offset = slots.allocate(bytesPerBatch(out.shape));
+      liveSlots.push_back({lastUse.lookup(result), result});
+    }
+    storage[result] = out;
+  }
+}
+
+TensorRef Planner::scratch(std::vector<int64_t> shape) {
+  TensorRef ref;
+  ref.kind = TensorRef::Kind::Workspace;
+  ref.shape = std::move(shape);
+  int64_t size = bytesPerBatch(ref.shape);
+  ref.offset = slots.allocate(size);
+  scratchSlots.push_back({ref.offset, size});
+  return ref;
+}
+
+void Planner::call(StringRef role, KernelBuilder build, std::vector<TensorRef> args,
+                   std::vector<TensorRef> results) {
+  KernelCall call;
+  call.op = currentOp;
+  call.key = role.str() + "|" + opSignature(currentOp) + "|";
+  for (const TensorRef &ref : args)
+    call.key += layoutKey(ref);
+  call.key += "->";
+  for (const TensorRef &ref : results)
+    call.key += layoutKey(ref);
+  call.build = std::move(build);
+  call.args = std::move(args);
+  call.results = std::move(results);
+  call.loop = currentLoop;
+  program->calls.push_back(std::move(call));
+}
+
+void Planner::beginLoop(int64_t count, int64_t unroll) {
+  program->loops.push_back({count, std::max<int64_t>(1, std::min(unroll, count))});
+  currentLoop = program->loops.size() - 1;
+}
+
+LogicalResult Planner::run() {
+  if (failed(indexOps()))
+    return failure();
+  planOutputs();
+  for (Operation &op : func.getBody().front()) {
+    if (isa<dnn::WeightOp, ReturnOp>(op) || isView(&op))
+      continue;
+    if (op.getDialect()->getNamespace() != "dnn")
+      return op.emitError("dnnc cannot generate code for '") << op.getName() << "'";
+    bool loadTime = isLoadTime(op);
+    if (!loadTime)
+      releaseDeadSlots(position[&op]);
+    assignResults(op, loadTime);
+    program = loadTime ? &plan.prepare : &plan.run;
+    currentOp = &op;
+    if (failed(lowerOp(&op, *this)))
+      return failure();
+    if (currentLoop >= 0)
+      return op.emitError("internal error: a loop was left open by the lowering");
+    for (auto [offset, size] : scratchSlots)
+      slots.release(offset, size);
+    scratchSlots.clear();
+  }
+  program = &plan.run;
+  currentOp = nullptr;
+  for (auto &[output, source] : copies) {
+    TensorRef to;
+    to.kind = TensorRef::Kind::Output;
+    to.index = output;
+    to.shape = plan.outputs[output].shape;
+    lowerCopy(*this, refFor(source), to);
+  }
+  plan.bytesPerBatch = slots.peakBytes();
+  return success();
+}
+
+/// One symbol per distinct kernel, named after the first layer using it.
+void assignSymbols(ModelPlan &plan) {
+  std::map<std::string, std::string> symbols;
+  for (KernelCall *call : plan.allCalls()) {
+    auto [it, inserted] = symbols.insert({call->key, ""});
+    if (inserted) {
+      StringRef layer = call->op ? dnn::getLayerName(call->op) : StringRef("copy");
+      it->second = symbolFor(symbols.size() - 1, layer);
+    }
+    call->symbol = it->second;
+  }
+}
+
 } // namespace
+
+TensorRef TensorRef::reshaped(std::vector<int64_t> newShape, int64_t newBatchScale) const {
+  TensorRef ref = *this;
+  ref.shape = std::move(newShape);
+  ref.strides.clear();
+  ref.batchScale = newBatchScale;
+  return ref;
+}
+
+std::vector<int64_t> TensorRef::effectiveStrides() const {
+  if (!strides.empty())
+    return strides;
+  std::vector<int64_t> dense(shape.size());
+  int64_t stride = 1;
+  for (size_t d = shape.size(); d-- > 0;) {
+    dense[d] = stride;
+    stride *= shape[d] < 0 ? 1 : shape[d];
+  }
+  return dense;
+}
+
+std::vector<KernelCall *> ModelPlan::allCalls() {
+  std::vector<KernelCall *> calls;
+  for (Program *p : {&prepare, &run})
+    for (KernelCall &c : p->calls)
+      calls.push_back(&c);
+  return calls;
+}
+
+std::vector<const KernelCall *> ModelPlan::allCalls() const {
+  std::vector<const KernelCall *> calls;
+  for (const Program *p : {&prepare, &run})
+    for (const KernelCall &c : p->calls)
+      calls.push_back(&c);
+  return calls;
+}
 
 FailureOr<ModelPlan> dnnc::codegen::planModel(ModuleOp module) {
   auto funcs = module.getOps<FuncOp>();
@@ -116,111 +407,11 @@ FailureOr<ModelPlan> dnnc::codegen::planModel(ModuleOp module) {
                            shapeOf(arg)});
     plan.dynamicBatch |= !plan.inputs.back().shape.empty() && plan.inputs.back().shape[0] < 0;
   }
+  Planner planner(func, plan);
+  if (failed(planner.run()))
+    return failure();
+  assignSymbols(plan);
 
-  // Index ops and find each buffer's last use (uses of a view count for its root).
-  llvm::DenseMap<Operation *, int> position;
-  llvm::DenseMap<Value, int> lastUse;
-  std::map<std::string, int> weightIndex;
-  llvm::DenseMap<Value, int> weightOf;
-  int index = 0;
-  for (Operation &op : func.getBody().front()) {
-    position[&op] = index;
-    for (Value operand : op.getOperands())
-      lastUse[viewRoot(operand)] = index;
-    if (auto weight = dyn_cast<dnn::WeightOp>(op)) {
-      auto [it, inserted] = weightIndex.insert({weight.getName().str(), (int)plan.weights.size()});
-      if (inserted)
-        plan.weights.push_back({weight.getName().str(), shapeOf(weight.getResult())});
-      else if (plan.weights[it->second].shape != shapeOf(weight.getResult())) {
-        weight.emitError("weight '") << weight.getName()
-                                     << "' is used with two different shapes";
-        return failure();
-      }
-      weightOf[weight.getResult()] = it->second;
-    }
-    ++index;
-  }
-
-  // Results returned by the function are written straight into the user's
-  // output buffers, unless the same bytes must appear twice or come from an input.
-  llvm::DenseMap<Value, int> outputOf;
-  std::vector<std::pair<int, Value>> copies; // output index, source
-  for (unsigned i = 0; i < returnOp.getNumOperands(); ++i) {
-    Value result = returnOp.getOperand(i);
-    plan.outputs.push_back({outputNames[i].cast<StringAttr>().str(), shapeOf(result)});
-    Value root = viewRoot(result);
-    if (root.getDefiningOp() && !isa<dnn::WeightOp>(root.getDefiningOp()) &&
-        !outputOf.count(root))
-      outputOf[root] = i;
-    else
-      copies.push_back({(int)i, result});
-  }
-
-  llvm::DenseMap<Value, TensorRef> storage;
-  auto refFor = [&](Value operand) {
-    Value root = viewRoot(operand);
-    TensorRef ref;
-    if (auto arg = root.dyn_cast<BlockArgument>()) {
-      ref.kind = TensorRef::Kind::Input;
-      ref.index = arg.getArgNumber();
-    } else if (weightOf.count(root)) {
-      ref.kind = TensorRef::Kind::Weight;
-      ref.index = weightOf[root];
-    } else {
-      ref = storage[root];
-    }
-    ref.shape = shapeOf(operand);
-    return ref;
-  };
-
-  SlotAllocator slots;
-  std::vector<std::pair<int, Value>> liveSlots; // last use, value
-  for (Operation &op : func.getBody().front()) {
-    if (isa<dnn::WeightOp, ReturnOp>(op) || isView(&op))
-      continue;
-    if (op.getNumResults() != 1 || op.getDialect()->getNamespace() != "dnn") {
-      op.emitError("dnnc cannot generate code for '") << op.getName() << "'";
-      return failure();
-    }
-    int here = position[&op];
-    // Slots whose last reader ran before this op are free again. An op never
-    // writes over its own input, so a slot read here stays taken.
-    llvm::erase_if(liveSlots, [&](const std::pair<int, Value> &slot) {
-      if (slot.first >= here)
-        return false;
-      slots.release(storage[slot.second].offset, bytesPerBatch(shapeOf(slot.second)));
-      return true;
-    });
-    KernelCall call;
-    call.op = &op;
-    call.symbol = symbolFor(plan.calls.size(), dnn::getLayerName(&op));
-    for (Value operand : op.getOperands())
-      call.args.push_back(refFor(operand));
-    Value result = op.getResult(0);
-    TensorRef out;
-    if (outputOf.count(result)) {
-      out.kind = TensorRef::Kind::Output;
-      out.index = outputOf[result];
-    } else {
-      out.kind = TensorRef::Kind::Workspace;
-      out.offset = slots.allocate(bytesPerBatch(shapeOf(result)));
-      liveSlots.push_back({lastUse.lookup(result), result});
-    }
-    out.shape = shapeOf(result);
-    storage[result] = out;
-    call.result = out;
-    plan.calls.push_back(std::move(call));
-  }
-  for (auto &[output, source] : copies) {
-    KernelCall call;
-    call.symbol = symbolFor(plan.calls.size(), "copy_to_" + plan.outputs[output].name);
-    call.args.push_back(refFor(source));
-    call.result.kind = TensorRef::Kind::Output;
-    call.result.index = output;
-    call.result.shape = plan.outputs[output].shape;
-    plan.calls.push_back(std::move(call));
-  }
-  plan.bytesPerBatch = slots.peakBytes();
   int64_t largest = 1;
   func.walk([&](Operation *op) {
     if (isa<dnn::WeightOp>(op))
@@ -230,6 +421,18 @@ FailureOr<ModelPlan> dnnc::codegen::planModel(ModuleOp module) {
   });
   for (BlockArgument arg : func.getArguments())
     largest = std::max(largest, dnn::elementsPerItem(shapeOf(arg)));
+  // Scratch buffers and rows of batch * k items count too.
+  for (const KernelCall *call : plan.allCalls())
+    for (const auto *refs : {&call->args, &call->results})
+      for (const TensorRef &ref : *refs) {
+        if (ref.kind == TensorRef::Kind::Weight || ref.kind == TensorRef::Kind::Derived)
+          continue; // their size does not grow with the batch
+        int64_t elements = dnn::elementsPerItem(ref.shape);
+        if (elements < 0 || elements > dnn::kMaxElementsPerItem / ref.batchScale)
+          largest = dnn::kMaxElementsPerItem;
+        else
+          largest = std::max(largest, elements * ref.batchScale);
+      }
   plan.maxBatch = plan.dynamicBatch ? dnn::kMaxElementsPerItem / largest : 1;
   return plan;
 }
@@ -237,6 +440,8 @@ FailureOr<ModelPlan> dnnc::codegen::planModel(ModuleOp module) {
 std::string dnnc::codegen::manifestText(const ModelPlan &plan) {
   std::string text = "dnn-manifest 1\nmodel " + plan.name + "\n";
   text += "workspace " + std::to_string(plan.bytesPerBatch) + " 0\n";
+  if (plan.derivedBytes > 0)
+    text += "derived " + std::to_string(plan.derivedBytes) + "\n";
   if (plan.dynamicBatch)
     text += "max_batch " + std::to_string(plan.maxBatch) + "\n";
   auto add = [&](const char *kind, const NamedShape &t) {

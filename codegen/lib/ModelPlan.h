@@ -1,30 +1,67 @@
 //===- ModelPlan.h - kernels, call order and static buffer plan -*- C++ -*-===//
+//
+// The plan is what the host graph executes: programs (the load-time
+// `prepare` program for computations on weights only, and the `run`
+// program), each a sequence of kernel calls, some of them repeated in loops
+// (recurrences), with every tensor at a statically planned place.
+//
+//===----------------------------------------------------------------------===//
 #ifndef DNNC_CODEGEN_MODELPLAN_H
 #define DNNC_CODEGEN_MODELPLAN_H
+
+#include "kernels/Kernels.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LogicalResult.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace dnnc::codegen {
 
-/// Where a tensor lives at run time.
+/// Where a tensor lives at run time and how a kernel sees it.
 struct TensorRef {
-  enum class Kind { Input, Weight, Output, Workspace };
+  enum class Kind { Input, Weight, Output, Workspace, Derived };
   Kind kind = Kind::Workspace;
-  int index = 0;          // input, weight or output number
-  int64_t offset = 0;     // Workspace: byte offset per batch item
-  std::vector<int64_t> shape; // -1 = the batch
+  int index = 0;              // input, weight or output number
+  int64_t offset = 0;         // Workspace: bytes per batch item (scaled by the batch);
+                              // Derived: bytes into the derived-weights arena
+  int64_t byteOffset = 0;     // constant bytes added (a slice inside a row)
+  int64_t iterationBytes = 0; // bytes added per iteration of the enclosing loop
+  std::vector<int64_t> shape; // IR order; -1 = the batch (times batchScale)
+  std::vector<int64_t> strides; // elements, IR order; empty = dense
+  int64_t batchScale = 1;     // dim 0 extent = batch * batchScale when it is -1
+
+  /// The same bytes seen with another (dense) shape of as many elements.
+  TensorRef reshaped(std::vector<int64_t> newShape, int64_t newBatchScale = 1) const;
+  /// Element strides, explicit or dense.
+  std::vector<int64_t> effectiveStrides() const;
 };
 
-/// One compiled kernel invocation: a dnn op (or a copy into an output).
+/// One invocation of a compiled kernel.
 struct KernelCall {
-  mlir::Operation *op = nullptr; // null for a copy into an output
-  std::string symbol;
-  std::vector<TensorRef> args;   // the kernel's inputs in builder order
-  TensorRef result;
+  mlir::Operation *op = nullptr; // for locations and names; null for copies
+  /// Calls with the same key share one compiled kernel: the key names the
+  /// kernel's role, the op's name, attributes and types, and the layouts.
+  std::string key;
+  std::function<kernels::Kernel(const Halide::Target &)> build;
+  std::vector<TensorRef> args;    // kernel inputs, in the builder's order
+  std::vector<TensorRef> results; // kernel outputs, in order
+  int loop = -1;                  // index into Program::loops, or -1
+  std::string symbol;             // assigned once kernels are deduplicated
+};
+
+/// Consecutive calls with the same `loop` index form the body of a loop that
+/// runs `count` times; the body is emitted `unroll` times per iteration.
+struct Loop {
+  int64_t count = 1;
+  int64_t unroll = 1;
+};
+
+struct Program {
+  std::vector<KernelCall> calls;
+  std::vector<Loop> loops;
 };
 
 struct NamedShape {
@@ -35,16 +72,23 @@ struct NamedShape {
 struct ModelPlan {
   std::string name;
   std::vector<NamedShape> inputs, outputs, weights;
-  std::vector<KernelCall> calls;
+  Program prepare; // weights only: runs once when weights are loaded
+  Program run;
   /// Workspace = batch * bytesPerBatch; a static model runs with batch 1.
   int64_t bytesPerBatch = 0;
+  int64_t derivedBytes = 0; // tensors computed by `prepare`
   bool dynamicBatch = false;
   /// Largest batch for which every tensor fits 32-bit indexing.
   int64_t maxBatch = 1;
+
+  /// Every call of both programs (prepare first).
+  std::vector<KernelCall *> allCalls();
+  std::vector<const KernelCall *> allCalls() const;
 };
 
-/// Orders the kernels and assigns every intermediate a workspace slot by
-/// liveness (first fit), so buffers whose lives do not overlap share memory.
+/// Lowers every op to kernel calls, orders them and assigns every
+/// intermediate a workspace slot by liveness (first fit), so buffers whose
+/// lives do not overlap share memory. Identical kernels share one symbol.
 mlir::FailureOr<ModelPlan> planModel(mlir::ModuleOp module);
 
 /// The manifest text read by the runtime (format in docs/c-api.md).

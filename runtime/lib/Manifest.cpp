@@ -84,6 +84,8 @@ private:
       return parseWorkspace(fields);
     if (record == "max_batch")
       return parseMaxBatch(fields);
+    if (record == "derived")
+      return parseDerived(fields);
     if (record == "input")
       return parseTensor(fields, out_.inputs, inputNames_, true);
     if (record == "output")
@@ -122,6 +124,15 @@ private:
     if (fields.size() != 2 || !parseInt64(fields[1], out_.maxBatch) || out_.maxBatch < 1)
       return fail("expected 'max_batch <n>' with a positive integer");
     sawMaxBatch_ = true;
+    return true;
+  }
+
+  bool parseDerived(const std::vector<std::string> &fields) {
+    if (sawDerived_)
+      return fail("duplicate 'derived' record");
+    if (fields.size() != 2 || !parseInt64(fields[1], out_.derivedBytes) || out_.derivedBytes < 0)
+      return fail("expected 'derived <bytes>' with a non-negative integer");
+    sawDerived_ = true;
     return true;
   }
 
@@ -190,6 +201,7 @@ private:
   bool sawModel_ = false;
   bool sawWorkspace_ = false;
   bool sawMaxBatch_ = false;
+  bool sawDerived_ = false;
   std::set<std::string> inputNames_, outputNames_, weightNames_;
 };
 

@@ -114,6 +114,7 @@ struct dnn_context {
   std::vector<AlignedBuffer> outputs;
   std::vector<float *> outputPointers;
   AlignedBuffer workspace;
+  AlignedBuffer derived; // computed from the weights by the prepare step
   int64_t lastBatch = 0; // 0 until a run succeeds.
 };
 
@@ -149,6 +150,21 @@ dnn_context *newContext(const Manifest &manifest,
     std::memcpy(arena + offsets[i], weightData[i], sizes[i]);
     ctx->weightPointers.push_back(
         reinterpret_cast<float *>(arena + offsets[i]));
+  }
+  if (!ctx->derived.reserve(static_cast<size_t>(manifest.derivedBytes))) {
+    setApiError(outOfMemory(static_cast<size_t>(manifest.derivedBytes),
+                            "the weights derived at load time"));
+    return nullptr;
+  }
+  dnnrt::clearKernelError();
+  halide_set_error_handler(dnnrt::recordKernelError);
+  if (int code = dnn_model_graph_prepare(ctx->derived.data(),
+                                         ctx->weightPointers.data())) {
+    std::string message = dnnrt::takeKernelError();
+    setApiError("preparing the weights failed (Halide error " +
+                std::to_string(code) + ")" +
+                (message.empty() ? "" : ": " + message));
+    return nullptr;
   }
   ctx->inputs.resize(manifest.inputs.size());
   ctx->inputPointers.resize(manifest.inputs.size());
@@ -546,7 +562,8 @@ int dnn_run(dnn_context *ctx) {
     halide_set_error_handler(dnnrt::recordKernelError);
     int code = dnn_model_graph_run(
         ctx->workspace.data(), batch, ctx->weightPointers.data(),
-        ctx->inputPointers.data(), ctx->outputPointers.data());
+        ctx->inputPointers.data(), ctx->outputPointers.data(),
+        ctx->derived.data());
     if (code != 0) {
       std::string message = dnnrt::takeKernelError();
       setApiError("kernel failed (Halide error " + std::to_string(code) + ")" +

@@ -9,6 +9,7 @@
  *   dnn-manifest 1
  *   model mnist_cnn
  *   workspace <bytes_per_batch_item> <fixed_bytes>
+ *   derived <bytes>                     (optional; 0 when absent)
  *   input x 4 -1 1 28 28
  *   output probs 2 -1 10
  *   weight conv1.weight 4 32 1 3 3
@@ -17,12 +18,18 @@
  * 0 of an input or output) is the batch size. Records of each kind are listed
  * in the order of the matching pointer array of dnn_model_graph_run.
  *
+ * dnn_model_graph_prepare computes, from the weights alone, the tensors the
+ * graph needs that do not depend on the inputs (folded and repacked weights)
+ * into `derived`, 64-byte aligned memory of `derived` bytes that must be kept
+ * for the runs; it runs after the weights are loaded or changed.
+ *
  * dnn_model_graph_run computes the graph for `batch` items (1 when no dim is
  * -1). `workspace` is 64-byte aligned scratch memory of
  * batch * bytes_per_batch_item + fixed_bytes bytes. Each pointer is a dense
  * row-major float32 tensor of its full shape; weights are 64-byte aligned.
- * Returns 0 on success, else a Halide error code (the message having gone to
- * the Halide error handler).
+ *
+ * Both return 0 on success, else a Halide error code (the message having gone
+ * to the Halide error handler).
  */
 #ifndef DNN_MODEL_GRAPH_H
 #define DNN_MODEL_GRAPH_H
@@ -35,8 +42,11 @@ extern "C" {
 
 extern const char dnn_model_manifest[];
 
+int dnn_model_graph_prepare(void *derived, float *const *weights);
+
 int dnn_model_graph_run(void *workspace, int64_t batch, float *const *weights,
-                        const float *const *inputs, float *const *outputs);
+                        const float *const *inputs, float *const *outputs,
+                        void *derived);
 
 #ifdef __cplusplus
 }

@@ -39,6 +39,7 @@ int fail(int code, const char *message) {
 extern "C" const char dnn_model_manifest[] = "dnn-manifest 1\n"
                                              "model fake_affine\n"
                                              "workspace 16 64\n"
+                                             "derived 64\n"
                                              "max_batch 1000\n"
                                              "input x 2 -1 4\n"
                                              "input y 2 -1 4\n"
@@ -47,12 +48,22 @@ extern "C" const char dnn_model_manifest[] = "dnn-manifest 1\n"
                                              "weight scale 1 1\n"
                                              "weight bias 1 4\n";
 
+// The scale is read through the derived arena, so a context whose prepare
+// step did not run (or whose arena is too small) computes wrong outputs.
+extern "C" int dnn_model_graph_prepare(void *derived, float *const *weights) {
+  if (!isAligned(derived) || !isAligned(weights[0]))
+    return fail(-3, "fake prepare: buffer not 64-byte aligned");
+  std::memset(derived, 0, 64);
+  static_cast<float *>(derived)[0] = weights[0][0];
+  return 0;
+}
+
 extern "C" int dnn_model_graph_run(void *workspace, int64_t batch,
                                    float *const *weights,
                                    const float *const *inputs,
-                                   float *const *outputs) {
+                                   float *const *outputs, void *derived) {
   const void *buffers[] = {workspace,  weights[0], weights[1], outputs[0],
-                           outputs[1], inputs[0],  inputs[1]};
+                           outputs[1], inputs[0],  inputs[1],  derived};
   for (const void *buffer : buffers)
     if (!isAligned(buffer))
       return fail(-3, "fake kernel: buffer not 64-byte aligned");
@@ -64,7 +75,7 @@ extern "C" int dnn_model_graph_run(void *workspace, int64_t batch,
   const float *y = inputs[1];
   if (x[0] == dnnrt_test::kFakeGraphFailTrigger)
     return fail(-27, "fake kernel: x[0, 0] is the failure trigger\n");
-  float scale = weights[0][0];
+  float scale = static_cast<const float *>(derived)[0];
   const float *bias = weights[1];
   for (int64_t b = 0; b < batch; ++b) {
     float total = 0;

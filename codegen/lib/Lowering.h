@@ -1,0 +1,61 @@
+//===- Lowering.h - dnn ops to kernel calls ---------------------*- C++ -*-===//
+//
+// Each op family has a lowering that turns one op into kernel calls on the
+// storage the planner gave its operands and results (ModelPlan.cpp owns the
+// storage; a lowering only adds calls, scratch buffers and loops).
+//
+//===----------------------------------------------------------------------===//
+#ifndef DNNC_CODEGEN_LOWERING_H
+#define DNNC_CODEGEN_LOWERING_H
+
+#include "ModelPlan.h"
+
+#include "mlir/IR/Operation.h"
+
+namespace dnnc::codegen {
+
+using KernelBuilder = std::function<kernels::Kernel(const Halide::Target &)>;
+
+class LoweringContext {
+public:
+  virtual ~LoweringContext() = default;
+
+  mlir::Operation *op() const { return currentOp; }
+  /// The storage of an operand of the op, seen with the operand's shape.
+  virtual TensorRef operand(unsigned index) = 0;
+  /// The storage planned for a result of the op.
+  virtual TensorRef result(unsigned index) = 0;
+  /// Memory that lives only while this op's calls run.
+  virtual TensorRef scratch(std::vector<int64_t> shape) = 0;
+  /// Appends a call. `role` tells apart the kernels of one op; calls with
+  /// equal role, op signature and layouts share one compiled kernel, so
+  /// `build` must depend on nothing else.
+  virtual void call(llvm::StringRef role, KernelBuilder build, std::vector<TensorRef> args,
+                    std::vector<TensorRef> results) = 0;
+  /// Calls added until endLoop() form the body of a loop run `count` times.
+  virtual void beginLoop(int64_t count, int64_t unroll) = 0;
+  virtual void endLoop() = 0;
+
+protected:
+  mlir::Operation *currentOp = nullptr;
+};
+
+/// Adds the calls of one op (not a view, weight or return). Fails with an
+/// error at the op when dnnc has no kernel for it.
+mlir::LogicalResult lowerOp(mlir::Operation *op, LoweringContext &ctx);
+
+/// A dense copy of `from` into `to` (same shape): for returned inputs,
+/// weights and values returned twice.
+void lowerCopy(LoweringContext &ctx, const TensorRef &from, const TensorRef &to);
+
+// Families (LowerNN.cpp, LowerElementwise.cpp, ...), called by lowerOp.
+mlir::LogicalResult lowerLinearOp(mlir::Operation *op, LoweringContext &ctx, bool &handled);
+mlir::LogicalResult lowerElementwiseOp(mlir::Operation *op, LoweringContext &ctx,
+                                       bool &handled);
+
+// Plan shapes and kernel shapes agree on the batch marker.
+static_assert(kernels::kDynamic == -1, "TensorRef shapes mark the batch with -1");
+
+} // namespace dnnc::codegen
+
+#endif // DNNC_CODEGEN_LOWERING_H
