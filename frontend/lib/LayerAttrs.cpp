@@ -1,5 +1,6 @@
 //===- LayerAttrs.cpp - the layer table and attribute checking ----------===//
 #include "LayerAttrs.h"
+#include "LayerBuild.h"
 
 #include "dnnc/IR/DnnDialect.h"
 
@@ -27,62 +28,99 @@ const std::vector<std::string> &activationNames() {
 }
 
 const std::vector<LayerSpec> &layerTable() {
+  using T = AttrType;
+  const AttrSpec activation{"activation", T::Activation};
+  const AttrSpec alpha{"alpha", T::Float, false, 0};
+  const AttrSpec bias{"bias", T::Bool};
+  const AttrSpec axis{"axis", T::Int, false, -1e9};
+  const AttrSpec epsilon{"epsilon", T::Float, false, 1e-12};
+  const AttrSpec padding{"padding", T::Padding};
+  const std::vector<AttrSpec> recurrent{{"units", T::Int, true},
+                                        {"layers", T::Int},
+                                        {"bidirectional", T::Bool},
+                                        {"return_sequences", T::Bool},
+                                        {"return_state", T::Bool},
+                                        bias};
+  std::vector<AttrSpec> rnn = recurrent;
+  rnn.push_back({"activation", T::Choice, false, 1, 1e300, {"tanh", "relu"}});
   static const std::vector<LayerSpec> table = {
-      {"dense", 1,
-       {{"units", AttrType::Int, true},
-        {"activation", AttrType::Activation},
-        {"alpha", AttrType::Float, false, 0},
-        {"bias", AttrType::Bool}}},
-      {"conv2d", 1,
-       {{"filters", AttrType::Int, true},
-        {"kernel", AttrType::IntPair, true},
-        {"stride", AttrType::IntPair},
-        {"padding", AttrType::Padding},
-        {"dilation", AttrType::IntPair},
-        {"groups", AttrType::Int},
-        {"bias", AttrType::Bool},
-        {"activation", AttrType::Activation},
-        {"alpha", AttrType::Float, false, 0}}},
-      {"maxpool2d", 1,
-       {{"size", AttrType::IntPair, true},
-        {"stride", AttrType::IntPair},
-        {"padding", AttrType::Padding}}},
-      {"avgpool2d", 1,
-       {{"size", AttrType::IntPair, true},
-        {"stride", AttrType::IntPair},
-        {"padding", AttrType::Padding},
-        {"count_include_pad", AttrType::Bool}}},
-      {"global_avgpool2d", 1, {}},
-      {"flatten", 1, {}},
-      {"batchnorm", 1,
-       {{"epsilon", AttrType::Float, false, 1e-12},
-        {"momentum", AttrType::Float, false, 0, 1.0000001}}},
-      {"dropout", 1, {{"rate", AttrType::Float, true, 0, 1}}},
-      {"add", 2, {}},
-      {"relu", 1, {}},
-      {"sigmoid", 1, {}},
-      {"tanh", 1, {}},
-      {"identity", 1, {}},
-      {"leaky_relu", 1, {{"alpha", AttrType::Float, false, 0}}},
-      {"softmax", 1, {{"axis", AttrType::Int, false, -1e9}}},
-      {"log_softmax", 1, {{"axis", AttrType::Int, false, -1e9}}},
-      {"sign", 1, {}},
-      {"relu6", 1, {}},
-      {"softplus", 1, {}},
-      {"mish", 1, {}},
-      {"elu", 1, {{"alpha", AttrType::Float, false, 0}}},
-      {"gelu", 1, {{"approximate", AttrType::Choice, false, 1, 1e300, {"none", "tanh"}}}},
-      {"glu", 1, {{"axis", AttrType::Int, false, -1e9}}},
-      {"sub", 2, {}},
-      {"mul", 2, {}},
-      {"layernorm", 1,
-       {{"dims", AttrType::Int},
-        {"epsilon", AttrType::Float, false, 1e-12},
-        {"affine", AttrType::Bool}}},
-      {"global_maxpool2d", 1, {}},
-      {"reshape", 1, {{"shape", AttrType::IntList, true}}},
-      {"transpose", 1, {{"perm", AttrType::IntList, true}}},
-      {"concat", kTwoOrMoreInputs, {{"axis", AttrType::Int, false, -1e9}}},
+      {"dense", 1, 1, {{"units", T::Int, true}, activation, alpha, bias}, buildDense},
+      {"conv2d", 1, 1,
+       {{"filters", T::Int, true}, {"kernel", T::IntPair, true}, {"stride", T::IntPair},
+        padding, {"dilation", T::IntPair}, {"groups", T::Int}, bias, activation, alpha},
+       buildConv2d},
+      {"conv1d", 1, 1,
+       {{"filters", T::Int, true}, {"kernel", T::Int, true}, {"stride", T::Int}, padding,
+        {"dilation", T::Int}, {"groups", T::Int}, bias, activation, alpha},
+       buildConv1d},
+      {"depthwise_conv2d", 1, 1,
+       {{"kernel", T::IntPair, true}, {"depth_multiplier", T::Int}, {"stride", T::IntPair},
+        padding, {"dilation", T::IntPair}, bias, activation, alpha},
+       buildDepthwiseConv2d},
+      {"separable_conv2d", 1, 1,
+       {{"filters", T::Int, true}, {"kernel", T::IntPair, true}, {"depth_multiplier", T::Int},
+        {"stride", T::IntPair}, padding, {"dilation", T::IntPair}, bias, activation, alpha},
+       buildSeparableConv2d},
+      {"conv_transpose2d", 1, 1,
+       {{"filters", T::Int, true}, {"kernel", T::IntPair, true}, {"stride", T::IntPair},
+        padding, {"output_padding", T::IntPair, false, 0}, {"dilation", T::IntPair},
+        {"groups", T::Int}, bias, activation, alpha},
+       buildConvTranspose2d},
+      {"upsample2d", 1, 1,
+       {{"scale", T::IntPair}, {"mode", T::Choice, false, 1, 1e300, {"nearest", "bilinear"}}},
+       buildUpsample2d},
+      {"maxpool2d", 1, 1, {{"size", T::IntPair, true}, {"stride", T::IntPair}, padding},
+       buildMaxPool2d},
+      {"avgpool2d", 1, 1,
+       {{"size", T::IntPair, true}, {"stride", T::IntPair}, padding,
+        {"count_include_pad", T::Bool}},
+       buildAvgPool2d},
+      {"maxpool1d", 1, 1, {{"size", T::Int, true}, {"stride", T::Int}, padding}, buildMaxPool1d},
+      {"avgpool1d", 1, 1,
+       {{"size", T::Int, true}, {"stride", T::Int}, padding, {"count_include_pad", T::Bool}},
+       buildAvgPool1d},
+      {"global_avgpool2d", 1, 1, {}, buildGlobalAvgPool},
+      {"global_maxpool2d", 1, 1, {}, buildGlobalMaxPool},
+      {"global_avgpool1d", 1, 1, {}, buildGlobalAvgPool},
+      {"global_maxpool1d", 1, 1, {}, buildGlobalMaxPool},
+      {"zeropad2d", 1, 1, {{"padding", T::Padding, true}}, buildZeroPad},
+      {"zeropad1d", 1, 1, {{"padding", T::Padding, true}}, buildZeroPad},
+      {"flatten", 1, 1, {}, buildFlatten},
+      {"batchnorm", 1, 1, {epsilon, {"momentum", T::Float, false, 0, 1.0000001}}, buildBatchNorm},
+      {"layernorm", 1, 1, {{"dims", T::Int}, epsilon, {"affine", T::Bool}}, buildLayerNorm},
+      {"dropout", 1, 1, {{"rate", T::Float, true, 0, 1}}, buildDropout},
+      {"reshape", 1, 1, {{"shape", T::IntList, true}}, buildReshape},
+      {"transpose", 1, 1, {{"perm", T::IntList, true}}, buildTranspose},
+      {"concat", 2, kAnyNumber, {axis}, buildConcat},
+      {"split", 1, 1, {{"sizes", T::IntList}, {"parts", T::Int}, axis}, buildSplit},
+      {"matmul", 2, 2, {{"transpose_b", T::Bool}}, buildMatmul},
+      {"embedding", 1, 1, {{"num_embeddings", T::Int, true}, {"dim", T::Int, true}},
+       buildEmbedding},
+      {"add", 2, 2, {}, buildElementwise},
+      {"sub", 2, 2, {}, buildElementwise},
+      {"mul", 2, 2, {}, buildElementwise},
+      {"relu", 1, 1, {}, buildElementwise},
+      {"sigmoid", 1, 1, {}, buildElementwise},
+      {"tanh", 1, 1, {}, buildElementwise},
+      {"identity", 1, 1, {}, buildElementwise},
+      {"leaky_relu", 1, 1, {alpha}, buildElementwise},
+      {"softmax", 1, 1, {axis}, buildElementwise},
+      {"log_softmax", 1, 1, {axis}, buildElementwise},
+      {"sign", 1, 1, {}, buildElementwise},
+      {"relu6", 1, 1, {}, buildElementwise},
+      {"softplus", 1, 1, {}, buildElementwise},
+      {"mish", 1, 1, {}, buildElementwise},
+      {"elu", 1, 1, {alpha}, buildElementwise},
+      {"gelu", 1, 1, {{"approximate", T::Choice, false, 1, 1e300, {"none", "tanh"}}},
+       buildElementwise},
+      {"glu", 1, 1, {axis}, buildElementwise},
+      {"rnn", 1, 2, rnn, buildRecurrent},
+      {"lstm", 1, 3, recurrent, buildRecurrent},
+      {"gru", 1, 2, recurrent, buildRecurrent},
+      {"attention", 2, 3, {{"causal", T::Bool}, {"scale", T::Float, false, 1e-30}},
+       buildAttention},
+      {"multi_head_attention", 1, 3,
+       {{"heads", T::Int, true}, {"causal", T::Bool}, bias}, buildMultiHeadAttention},
   };
   return table;
 }
@@ -271,9 +309,13 @@ bool Attrs::check() {
 }
 
 
-int dnnc::frontend::layerInputCount(llvm::StringRef kind) {
+bool dnnc::frontend::layerInputRange(llvm::StringRef kind, int &minimum, int &maximum) {
   const LayerSpec *spec = findLayer(kind);
-  return spec ? spec->inputs : kUnknownLayer;
+  if (!spec)
+    return false;
+  minimum = spec->minInputs;
+  maximum = spec->maxInputs;
+  return true;
 }
 
 std::vector<std::string> dnnc::frontend::layerKinds() {

@@ -35,10 +35,12 @@ struct AttrSpec {
   std::vector<std::string> choices = {}; // Choice
 };
 
+class Attrs;
 struct LayerSpec {
   const char *kind;
-  int inputs;
+  int minInputs, maxInputs;
   std::vector<AttrSpec> attrs;
+  std::vector<mlir::Value> (*build)(LayerContext &, const Attrs &);
 };
 
 const LayerSpec *findLayer(llvm::StringRef kind);

@@ -26,18 +26,18 @@ struct LayerContext {
   std::function<mlir::Value(const std::string &, llvm::ArrayRef<int64_t>)> weight;
 };
 
-/// How many positional inputs a layer kind takes: a count,
-/// kTwoOrMoreInputs (concat), or kUnknownLayer.
-constexpr int kTwoOrMoreInputs = -2;
-constexpr int kUnknownLayer = -1;
-int layerInputCount(llvm::StringRef kind);
+/// How many positional inputs a layer kind takes, [minimum, maximum]
+/// (maximum kAnyNumber for concat); false for an unknown kind.
+constexpr int kAnyNumber = 1 << 20;
+bool layerInputRange(llvm::StringRef kind, int &minimum, int &maximum);
 
 /// All known layer kinds, for "did you mean" suggestions and help text.
 std::vector<std::string> layerKinds();
 
 /// Checks the call's attributes and builds the layer's ops. Returns the
-/// layer's output, or a null value after reporting errors.
-mlir::Value buildLayer(LayerContext &ctx);
+/// layer's outputs (the first is its value in a sequential block), or none
+/// after reporting errors.
+std::vector<mlir::Value> buildLayer(LayerContext &ctx);
 
 } // namespace dnnc::frontend
 

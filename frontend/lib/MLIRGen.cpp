@@ -56,7 +56,8 @@ private:
   bool checkKinds(const Model &model);
   bool orderUnits(std::vector<size_t> &order);
   void emitUnit(const Unit &unit);
-  Value emitLayer(const LayerDef &def, const std::string &name, std::vector<Value> inputs);
+  std::vector<Value> emitLayer(const LayerDef &def, const std::string &name,
+                               std::vector<Value> inputs);
 
   MLIRContext &ctx;
   OpBuilder builder;
@@ -71,8 +72,11 @@ bool ModelBuilder::checkNames(const Model &model) {
   std::vector<std::pair<SourceLoc, std::string>> defs;
   for (const InputDecl &in : model.inputs)
     defs.push_back({in.loc, in.name});
-  for (const LayerDef &def : model.layers)
+  for (const LayerDef &def : model.layers) {
     defs.push_back({def.nameLoc, def.name});
+    for (const NameRef &extra : def.moreOutputs)
+      defs.push_back({extra.loc, extra.name});
+  }
   for (const SequentialBlock &block : model.blocks) {
     defs.push_back({block.nameLoc, block.name});
     // Unnamed layers take `<block>.<index>`, which a dotted name could repeat.
@@ -160,8 +164,8 @@ bool ModelBuilder::checkInputs(const Model &model, SmallVectorImpl<Type> &types)
 bool ModelBuilder::checkKinds(const Model &model) {
   bool ok = true;
   auto check = [&](const LayerDef &def, bool inBlock) {
-    int expected = layerInputCount(def.call.kind);
-    if (expected == kUnknownLayer) {
+    int minimum, maximum;
+    if (!layerInputRange(def.call.kind, minimum, maximum)) {
       std::string hint = closest(def.call.kind, layerKinds());
       error(def.call.kindLoc, "unknown layer kind '" + def.call.kind + "'" +
                                   (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
@@ -169,14 +173,17 @@ bool ModelBuilder::checkKinds(const Model &model) {
       return;
     }
     int given = inBlock ? 1 : (int)def.call.inputs.size();
-    std::string takes = expected == kTwoOrMoreInputs ? "2 or more" : std::to_string(expected);
-    if (inBlock && expected != 1) {
+    std::string takes = minimum == maximum    ? std::to_string(minimum)
+                        : maximum == kAnyNumber ? std::to_string(minimum) + " or more"
+                                                : std::to_string(minimum) + " to " +
+                                                      std::to_string(maximum);
+    if (inBlock && minimum > 1) {
       error(def.call.kindLoc, def.call.kind + " takes " + takes +
                                   " inputs, so it cannot be used inside a sequential block");
       ok = false;
-    } else if (expected == kTwoOrMoreInputs ? given < 2 : given != expected) {
+    } else if (given < minimum || given > maximum) {
       error(def.call.kindLoc, def.call.kind + " '" + def.name + "' takes " + takes +
-                                  " input" + (expected == 1 ? "" : "s") + ", got " +
+                                  " input" + (maximum == 1 ? "" : "s") + ", got " +
                                   std::to_string(given));
       ok = false;
     }
@@ -223,8 +230,8 @@ bool ModelBuilder::orderUnits(std::vector<size_t> &order) {
   return ok;
 }
 
-Value ModelBuilder::emitLayer(const LayerDef &def, const std::string &name,
-                              std::vector<Value> inputs) {
+std::vector<Value> ModelBuilder::emitLayer(const LayerDef &def, const std::string &name,
+                                           std::vector<Value> inputs) {
   Location loc = NameLoc::get(builder.getStringAttr(name), fileLoc(def.call.kindLoc));
   LayerContext lctx{builder, loc, def, name, std::move(inputs),
                     [this](SourceLoc l, const std::string &m) { error(l, m); },
@@ -244,10 +251,10 @@ Value ModelBuilder::emitLayer(const LayerDef &def, const std::string &name,
                               builder.getStringAttr(name + "." + param))
                           .getResult();
                     }};
-  Value result = buildLayer(lctx);
-  if (!result)
+  std::vector<Value> results = buildLayer(lctx);
+  if (results.empty())
     failed = true;
-  return result;
+  return results;
 }
 
 void ModelBuilder::emitUnit(const Unit &unit) {
@@ -259,14 +266,30 @@ void ModelBuilder::emitUnit(const Unit &unit) {
     inputs.push_back(v);
   }
   if (unit.layer) {
-    values[unit.name] = emitLayer(*unit.layer, unit.name, inputs);
+    const LayerDef &def = *unit.layer;
+    std::vector<Value> results = emitLayer(def, unit.name, inputs);
+    if (results.empty())
+      return;
+    size_t named = 1 + def.moreOutputs.size();
+    // One name takes the first output (y of lstm(..., return_state=true)).
+    if (named > 1 && named != results.size()) {
+      error(def.nameLoc, def.call.kind + " '" + unit.name + "' has " +
+                             std::to_string(results.size()) + " output" +
+                             (results.size() == 1 ? "" : "s") + " but " +
+                             std::to_string(named) + " names are given");
+      return;
+    }
+    values[unit.name] = results[0];
+    for (size_t i = 0; i < def.moreOutputs.size(); ++i)
+      values[def.moreOutputs[i].name] = results[i + 1];
     return;
   }
   Value prev = inputs[0];
   for (size_t i = 0; i < unit.block->layers.size() && prev; ++i) {
     const LayerDef &def = unit.block->layers[i];
     std::string name = def.name.empty() ? unit.name + "." + std::to_string(i) : def.name;
-    prev = emitLayer(def, name, {prev});
+    std::vector<Value> results = emitLayer(def, name, {prev});
+    prev = results.empty() ? Value() : results[0];
     if (!def.name.empty())
       values[def.name] = prev;
   }
@@ -285,6 +308,8 @@ OwningOpRef<ModuleOp> ModelBuilder::build(const Model &model) {
     producer[in.name] = -1;
   for (const LayerDef &def : model.layers) {
     producer[def.name] = units.size();
+    for (const NameRef &extra : def.moreOutputs)
+      producer[extra.name] = units.size();
     units.push_back({&def, nullptr, def.call.inputs, def.nameLoc, def.name});
   }
   for (const SequentialBlock &block : model.blocks) {

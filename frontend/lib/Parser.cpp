@@ -5,7 +5,7 @@
 //   stmt     := 'input' IDENT ':' [IDENT] '[' dim (',' dim)* ']'
 //             | 'output' name (',' name)*
 //             | 'sequential' name '(' name ')' '{' (name '=' call | call)* '}'
-//             | name '=' call
+//             | name (',' name)* '=' call
 //   name     := IDENT ('.' (IDENT | INT))*       e.g. layer1.0.conv1
 //   call     := IDENT '(' [arg (',' arg)*] ')'
 //   arg      := name | IDENT '=' value
@@ -118,7 +118,16 @@ bool Parser::parseStatement(Model &model) {
   LayerDef def;
   if (!parseName(def.name, def.nameLoc, "a statement (input, output, sequential or 'name = layer(...)')"))
     return false;
-  if (!expect(TokenKind::Equal, "'=' after the layer name"))
+  // `y, h, c = lstm(...)` names every output of a layer.
+  while (cur.kind == TokenKind::Comma) {
+    consume();
+    NameRef extra;
+    if (!parseName(extra.name, extra.loc, "a name for the next output of the layer"))
+      return false;
+    def.moreOutputs.push_back(extra);
+  }
+  if (!expect(TokenKind::Equal, def.moreOutputs.empty() ? "'=' after the layer name"
+                                                        : "'=' after the output names"))
     return false;
   if (!parseCall(def.call, /*allowInputs=*/true))
     return false;

@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dnnc/IR/DnnDialect.h"
-#include "dnnc/IR/ShapeFormat.h"
+#include "ShapeRules.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -14,130 +14,14 @@
 
 using namespace mlir;
 using namespace dnnc::dnn;
+using namespace dnnc::dnn::rules;
 
-namespace {
-
-constexpr int64_t kDyn = ShapedType::kDynamicSize;
-
-RankedTensorType tensorOf(MLIRContext *ctx, ArrayRef<int64_t> shape) {
-  return RankedTensorType::get(shape, Float32Type::get(ctx));
-}
-
-ArrayRef<int64_t> shapeOf(Value v) {
-  return v.getType().cast<RankedTensorType>().getShape();
-}
-
-SmallVector<int64_t, 4> ints(ArrayAttr attr) {
-  SmallVector<int64_t, 4> out;
-  for (Attribute a : attr)
-    out.push_back(a.cast<IntegerAttr>().getInt());
-  return out;
-}
-
-/// Checks an integer-list attribute's length and lower bound; reports at loc.
-LogicalResult checkInts(Optional<Location> loc, StringRef op, StringRef name,
-                        ArrayAttr attr, size_t count, int64_t minimum,
-                        SmallVectorImpl<int64_t> &out) {
-  if (!attr)
-    return emitOptionalError(loc, op, ": missing attribute '", name, "'");
-  out = ints(attr);
-  if (out.size() != count)
-    return emitOptionalError(loc, op, ": '", name, "' needs ", count,
-                             " values, got ", out.size());
-  for (int64_t v : out)
-    if (v < minimum)
-      return emitOptionalError(loc, op, ": '", name, "' values must be >= ",
-                               minimum, ", got ", v);
-  return success();
-}
-
-LogicalResult checkRank(Optional<Location> loc, StringRef op, StringRef what,
-                        Value v, int64_t rank, StringRef layout) {
-  auto shape = shapeOf(v);
-  if ((int64_t)shape.size() != rank)
-    return emitOptionalError(loc, op, ": ", what, " must have rank ", rank,
-                             " ", layout, ", got ", formatShape(shape));
-  return success();
-}
-
-/// Output extent of a sliding window; fails when the window does not fit.
-LogicalResult windowExtent(Optional<Location> loc, StringRef op, StringRef axis,
-                           int64_t in, int64_t kernel, int64_t stride,
-                           int64_t padBefore, int64_t padAfter,
-                           int64_t dilation, int64_t &out) {
-  int64_t span = dilation * (kernel - 1) + 1;
-  int64_t padded = in + padBefore + padAfter;
-  if (padded < span)
-    return emitOptionalError(loc, op, ": the window ", axis, " (", span,
-                             dilation > 1 ? " with dilation" : "",
-                             ") is larger than the padded input ", axis, " (", padded, ")");
-  out = (padded - span) / stride + 1;
-  return success();
-}
-
-LogicalResult verifyActivation(Operation *op, StringRef act) {
-  if (!isFusableActivation(act))
-    return op->emitOpError("unknown activation '")
-           << act << "' (expected one of " << llvm::join(fusableActivations(), ", ") << ")";
-  return success();
-}
-
-/// `axis` in [-rank, rank), python style; returns it in [0, rank).
-LogicalResult normalizeAxis(Optional<Location> loc, StringRef op, IntegerAttr attr,
-                            int64_t dflt, int64_t rank, int64_t &axis) {
-  axis = attr ? attr.getInt() : dflt;
-  if (axis < -rank || axis >= rank)
-    return emitOptionalError(loc, op, ": axis ", axis, " is out of range for rank ", rank);
-  if (axis < 0)
-    axis += rank;
-  return success();
-}
-
-/// Only dimension 0 (the batch) may be dynamic, in operands and results, and
-/// each tensor fits 32-bit indexing.
-LogicalResult verifyStaticExceptBatch(Operation *op) {
-  auto check = [&](Type t) -> LogicalResult {
-    auto shape = t.cast<RankedTensorType>().getShape();
-    if (elementsPerItem(shape) < 0)
-      return op->emitOpError("tensor ")
-             << t << " is too large: at most " << kMaxElementsPerItem
-             << " elements per batch item";
-    for (size_t i = 1; i < shape.size(); ++i)
-      if (shape[i] == kDyn)
-        return op->emitOpError("only dimension 0 (the batch) may be dynamic, got ")
-               << t;
-    return success();
-  };
-  for (Type t : op->getOperandTypes())
-    if (failed(check(t)))
-      return failure();
-  for (Type t : op->getResultTypes())
-    if (failed(check(t)))
-      return failure();
-  return success();
-}
-
-LogicalResult checkVector(Optional<Location> loc, StringRef op, StringRef what,
-                          Value v, int64_t length) {
-  auto shape = shapeOf(v);
-  if (shape.size() != 1 || shape[0] != length)
-    return emitOptionalError(loc, op, ": ", what, " must have shape [", length,
-                             "], got ", formatShape(shape));
-  return success();
-}
-
-} // namespace
-
-/// Ops without attribute constraints of their own.
-template <typename OpT> static LogicalResult verifyOp(OpT op) {
-  return verifyStaticExceptBatch(op);
-}
 
 //===----------------------------------------------------------------------===//
 // weight
 //===----------------------------------------------------------------------===//
 
-static LogicalResult verifyOp(WeightOp op) {
+LogicalResult dnnc::dnn::verifyOp(WeightOp op) {
   if (op.getName().empty())
     return op.emitOpError("needs a non-empty name");
   for (int64_t d : op.getType().cast<RankedTensorType>().getShape())
@@ -158,21 +42,26 @@ LogicalResult DenseOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc
                                         RegionRange regions,
                                         SmallVectorImpl<Type> &results) {
   DenseOp::Adaptor op(operands, attrs, regions);
-  if (failed(checkRank(loc, "dense", "input", op.getInput(), 2, "[N, features]")) ||
-      failed(checkRank(loc, "dense", "weight", op.getWeight(), 2, "[units, features]")))
+  auto x = shapeOf(op.getInput());
+  if (x.size() < 2)
+    return emitOptionalError(loc, "dense: input must have rank >= 2 [N, ..., features], got ",
+                             formatShape(x));
+  if (failed(checkRank(loc, "dense", "weight", op.getWeight(), 2, "[units, features]")))
     return failure();
-  auto x = shapeOf(op.getInput()), w = shapeOf(op.getWeight());
-  if (w[1] != x[1])
-    return emitOptionalError(loc, "dense: input has ", x[1],
+  auto w = shapeOf(op.getWeight());
+  if (w[1] != x.back())
+    return emitOptionalError(loc, "dense: input has ", x.back(),
                              " features but the weight ", formatShape(w),
                              " expects ", w[1]);
   if (op.getBias() && failed(checkVector(loc, "dense", "bias", op.getBias(), w[0])))
     return failure();
-  results.push_back(tensorOf(ctx, {x[0], w[0]}));
+  SmallVector<int64_t, 4> shape(x.begin(), x.end());
+  shape.back() = w[0];
+  results.push_back(tensorOf(ctx, shape));
   return success();
 }
 
-static LogicalResult verifyOp(DenseOp op) {
+LogicalResult dnnc::dnn::verifyOp(DenseOp op) {
   if (failed(verifyActivation(op, op.getActivation())))
     return failure();
   return verifyStaticExceptBatch(op);
@@ -219,7 +108,7 @@ LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> lo
   return success();
 }
 
-static LogicalResult verifyOp(Conv2dOp op) {
+LogicalResult dnnc::dnn::verifyOp(Conv2dOp op) {
   if (failed(verifyActivation(op, op.getActivation())))
     return failure();
   return verifyStaticExceptBatch(op);
@@ -270,23 +159,24 @@ LogicalResult AvgPool2dOp::inferReturnTypes(MLIRContext *ctx, Optional<Location>
 
 static LogicalResult inferGlobalPool(StringRef name, MLIRContext *ctx, Optional<Location> loc,
                                      Value input, SmallVectorImpl<Type> &results) {
-  if (failed(checkRank(loc, name, "input", input, 4, "[N, C, H, W]")))
-    return failure();
   auto x = shapeOf(input);
+  if (x.size() < 3)
+    return emitOptionalError(loc, name, ": input must have rank >= 3 [N, C, ...], got ",
+                             formatShape(x));
   results.push_back(tensorOf(ctx, {x[0], x[1]}));
   return success();
 }
 
-LogicalResult GlobalAvgPool2dOp::inferReturnTypes(
+LogicalResult GlobalAvgPoolOp::inferReturnTypes(
     MLIRContext *ctx, Optional<Location> loc, ValueRange operands,
     DictionaryAttr attrs, RegionRange regions, SmallVectorImpl<Type> &results) {
-  return inferGlobalPool("global_avgpool2d", ctx, loc, operands[0], results);
+  return inferGlobalPool("global_avgpool", ctx, loc, operands[0], results);
 }
 
-LogicalResult GlobalMaxPool2dOp::inferReturnTypes(
+LogicalResult GlobalMaxPoolOp::inferReturnTypes(
     MLIRContext *ctx, Optional<Location> loc, ValueRange operands,
     DictionaryAttr attrs, RegionRange regions, SmallVectorImpl<Type> &results) {
-  return inferGlobalPool("global_maxpool2d", ctx, loc, operands[0], results);
+  return inferGlobalPool("global_maxpool", ctx, loc, operands[0], results);
 }
 
 //===----------------------------------------------------------------------===//
@@ -342,8 +232,8 @@ LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *ctx, Optional<Location>
                                             SmallVectorImpl<Type> &results) {
   Adaptor op(operands, attrs, regions);
   auto x = shapeOf(op.getInput());
-  if (x.size() != 2 && x.size() != 4)
-    return emitOptionalError(loc, "batchnorm: input must be [N, C] or [N, C, H, W], got ",
+  if (x.size() < 2 || x.size() > 4)
+    return emitOptionalError(loc, "batchnorm: input must be [N, C], [N, C, L] or [N, C, H, W], got ",
                              formatShape(x));
   if (failed(checkVector(loc, "batchnorm", "weight (gamma)", op.getGamma(), x[1])) ||
       failed(checkVector(loc, "batchnorm", "bias (beta)", op.getBeta(), x[1])) ||
@@ -356,13 +246,12 @@ LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *ctx, Optional<Location>
   return success();
 }
 
-static LogicalResult inferSameShapes(StringRef name, Optional<Location> loc,
-                                     ValueRange operands, SmallVectorImpl<Type> &results) {
-  auto a = shapeOf(operands[0]), b = shapeOf(operands[1]);
-  if (a != b)
-    return emitOptionalError(loc, name, ": operand shapes differ: ", formatShape(a), " vs ",
-                             formatShape(b));
-  results.push_back(operands[0].getType());
+static LogicalResult inferBroadcast(StringRef name, Optional<Location> loc,
+                                    ValueRange operands, SmallVectorImpl<Type> &results) {
+  SmallVector<int64_t, 4> shape;
+  if (failed(broadcastShapes(loc, name, shapeOf(operands[0]), shapeOf(operands[1]), shape)))
+    return failure();
+  results.push_back(tensorOf(operands[0].getContext(), shape));
   return success();
 }
 
@@ -371,7 +260,7 @@ static LogicalResult inferSameShapes(StringRef name, Optional<Location> loc,
                                      ValueRange operands, DictionaryAttr,      \
                                      RegionRange,                              \
                                      SmallVectorImpl<Type> &results) {         \
-    return inferSameShapes(NAME, loc, operands, results);                      \
+    return inferBroadcast(NAME, loc, operands, results);                           \
   }
 DNN_SAME_SHAPE_BINARY(AddOp, "add")
 DNN_SAME_SHAPE_BINARY(SubOp, "sub")
@@ -400,7 +289,7 @@ DNN_SAME_SHAPE_UNARY(EluOp)
 DNN_SAME_SHAPE_UNARY(GeluOp)
 #undef DNN_SAME_SHAPE_UNARY
 
-static LogicalResult verifyOp(GeluOp op) {
+LogicalResult dnnc::dnn::verifyOp(GeluOp op) {
   if (op.getApproximate() != "none" && op.getApproximate() != "tanh")
     return op.emitOpError("approximate must be \"none\" or \"tanh\", got \"")
            << op.getApproximate() << "\"";
@@ -534,7 +423,7 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> lo
   return success();
 }
 
-static LogicalResult verifyOp(ReshapeOp op) {
+LogicalResult dnnc::dnn::verifyOp(ReshapeOp op) {
   auto in = shapeOf(op.getInput()), out = op.getType().cast<RankedTensorType>().getShape();
   if (in.empty() || out.empty() || in[0] != out[0])
     return op.emitOpError("must keep the batch dimension first: ")

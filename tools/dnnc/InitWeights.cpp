@@ -49,6 +49,24 @@ bool feedsRectifier(dnn::WeightOp weight) {
   return false;
 }
 
+/// Normalization layers start as the identity: scale 1, shift 0.
+bool isNormScale(dnn::WeightOp weight, StringRef param) {
+  Operation *user = *weight->getUsers().begin();
+  return (param == "weight" || param == "running_var") &&
+         isa<dnn::BatchNormOp, dnn::LayerNormOp>(user);
+}
+
+/// PyTorch's default for recurrent layers: every parameter (weights and
+/// biases) uniform in +-1/sqrt(hidden).
+bool isRecurrentParameter(dnn::WeightOp weight, int64_t &hidden) {
+  for (Operation *user : weight->getUsers())
+    if (isa<dnn::LstmOp, dnn::GruOp, dnn::RnnOp>(user)) {
+      hidden = user->getResult(1).getType().cast<RankedTensorType>().getShape()[1];
+      return true;
+    }
+  return false;
+}
+
 } // namespace
 
 LogicalResult dnnc::writeInitialWeights(ModuleOp module, const std::string &path, uint64_t seed) {
@@ -65,7 +83,17 @@ LogicalResult dnnc::writeInitialWeights(ModuleOp module, const std::string &path
     t.tensor.shape.assign(shape.begin(), shape.end());
     t.tensor.data.assign(t.tensor.numel(), 0.0f);
     StringRef param = StringRef(name).rsplit('.').second;
-    if (shape.size() >= 2) {
+    int64_t hidden = 0;
+    if (weight->use_empty()) {
+      // Not read by any op (folded away): keep zeros.
+    } else if (isNormScale(weight, param)) {
+      std::fill(t.tensor.data.begin(), t.tensor.data.end(), 1.0f);
+    } else if (isa<dnn::BatchNormOp, dnn::LayerNormOp>(*weight->getUsers().begin())) {
+      // Shifts and running means start at 0.
+    } else if (isRecurrentParameter(weight, hidden)) {
+      for (float &v : t.tensor.data)
+        v = random.uniform(1.0 / std::sqrt(double(hidden)));
+    } else if (shape.size() >= 2) {
       int64_t receptive = 1;
       for (int64_t d : shape.drop_front(2))
         receptive *= d;
@@ -74,9 +102,6 @@ LogicalResult dnnc::writeInitialWeights(ModuleOp module, const std::string &path
                                             : std::sqrt(6.0 / (fanIn + fanOut));
       for (float &v : t.tensor.data)
         v = random.uniform(limit);
-    } else if (param == "running_var" ||
-               (param == "weight" && isa<dnn::BatchNormOp>(*weight->getUsers().begin()))) {
-      std::fill(t.tensor.data.begin(), t.tensor.data.end(), 1.0f);
     }
     tensors.push_back(std::move(t));
     return WalkResult::advance();

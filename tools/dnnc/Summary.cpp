@@ -12,13 +12,33 @@
 #include <vector>
 
 using namespace mlir;
+using namespace dnnc;
 
 namespace {
 
 struct Row {
   std::string name, ops, shape;
   int64_t params = 0, flops = 0;
+  bool shapeKnown = false;
 };
+
+/// The layer a weight belongs to: its location is NameLoc(<layer>.<param>)
+/// around the layer's own NameLoc.
+std::string layerOfWeight(dnn::WeightOp weight) {
+  if (auto outer = weight.getLoc().dyn_cast<NameLoc>())
+    if (auto layer = outer.getChildLoc().dyn_cast<NameLoc>())
+      return layer.getName().str();
+  return weight.getName().rsplit('.').first.str();
+}
+
+/// Whether a result of `op` leaves its layer (is read by another layer or
+/// returned): the first such result is the layer's output.
+bool leavesLayer(Operation *op, StringRef layer) {
+  for (Operation *user : op->getResult(0).getUsers())
+    if (isa<ReturnOp>(user) || dnn::getLayerName(user) != layer)
+      return true;
+  return false;
+}
 
 std::string grouped(int64_t n) {
   std::string digits = std::to_string(n), out;
@@ -41,7 +61,7 @@ void dnnc::printSummary(ModuleOp module, llvm::raw_ostream &os) {
     func.walk([&](Operation *op) {
       if (auto weight = dyn_cast<dnn::WeightOp>(op)) {
         auto shape = weight.getType().cast<RankedTensorType>().getShape();
-        paramsOfLayer[weight.getName().rsplit('.').first.str()] += dnn::elementsPerItem(shape);
+        paramsOfLayer[layerOfWeight(weight)] += dnn::elementsPerItem(shape);
         return;
       }
       if (op->getDialect()->getNamespace() != "dnn")
@@ -51,8 +71,16 @@ void dnnc::printSummary(ModuleOp module, llvm::raw_ostream &os) {
       if (inserted)
         rows.push_back({layer, "", "", 0, 0});
       Row &row = rows[it->second];
-      row.ops += (row.ops.empty() ? "" : "+") + op->getName().stripDialect().str();
-      row.shape = dnn::formatShape(op->getResult(0).getType().cast<RankedTensorType>().getShape());
+      std::string opName = op->getName().stripDialect().str();
+      SmallVector<StringRef, 4> seenOps;
+      StringRef(row.ops).split(seenOps, '+');
+      if (!llvm::is_contained(seenOps, opName))
+        row.ops += (row.ops.empty() ? "" : "+") + opName;
+      if (!row.shapeKnown) {
+        row.shape =
+            dnn::formatShape(op->getResult(0).getType().cast<RankedTensorType>().getShape());
+        row.shapeKnown = leavesLayer(op, layer);
+      }
       row.flops += dnn::flopsPerItem(op);
     });
   }

@@ -89,8 +89,10 @@ LogicalResult writeText(ModuleOp module, Emit kind) {
     return failure();
   }
   LogicalResult result = success();
-  if (kind == Emit::Mlir)
+  if (kind == Emit::Mlir) {
     module.print(out->os());
+    out->os() << "\n";
+  }
   else if (kind == Emit::Llvm)
     result = dnnc::codegen::printHostLLVMIR(module, out->os());
   else
@@ -144,6 +146,15 @@ int main(int argc, char **argv) {
     dnnc::printSummary(*module, llvm::outs());
     return 0;
   }
+  // Weights are named and shaped by the layers as written, before any pass
+  // folds or rewrites them.
+  if (!initWeights.empty()) {
+    if (failed(dnnc::writeInitialWeights(*module, initWeights, seed)))
+      return 1;
+    // Only weights were asked for.
+    if (outputFile.empty() && emit.getNumOccurrences() == 0)
+      return 0;
+  }
   if (optLevel != 0 && optLevel != 2) {
     llvm::errs() << "dnnc: error: -O" << optLevel << " is not a level; use -O0 or -O2\n";
     return 1;
@@ -154,13 +165,6 @@ int main(int argc, char **argv) {
   if (failed(pm.run(*module)))
     return 1;
 
-  if (!initWeights.empty()) {
-    if (failed(dnnc::writeInitialWeights(*module, initWeights, seed)))
-      return 1;
-    // Only weights were asked for.
-    if (outputFile.empty() && emit.getNumOccurrences() == 0)
-      return 0;
-  }
   if (emit != Emit::SharedLibrary)
     return failed(writeText(*module, emit)) ? 1 : 0;
 

@@ -86,3 +86,51 @@ func @too_large(%x: tensor<?x65536x65536xf32>) -> tensor<?x65536x65536xf32> {
   %y = dnn.relu %x : tensor<?x65536x65536xf32> -> tensor<?x65536x65536xf32>
   return %y : tensor<?x65536x65536xf32>
 }
+
+// -----
+
+func @split_sizes(%x: tensor<?x6xf32>) -> tensor<?x2xf32> {
+  // expected-error@+1 {{'dnn.split' op sizes add up to 5 but dimension 1 has 6}}
+  %a:2 = dnn.split %x {axis = 1 : i64, sizes = [2, 3]} : tensor<?x6xf32> -> tensor<?x2xf32>, tensor<?x3xf32>
+  return %a#0 : tensor<?x2xf32>
+}
+
+// -----
+
+func @lstm_gates(%x: tensor<?x5x3xf32>, %wi: tensor<12x3xf32>, %wh: tensor<12x4xf32>) -> tensor<?x4xf32> {
+  // expected-error@+1 {{lstm: w_hh [12, 4] must be [4 * hidden, hidden]}}
+  %y, %h, %c = dnn.lstm %x, %wi, %wh : (tensor<?x5x3xf32>, tensor<12x3xf32>, tensor<12x4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x4xf32>)
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+func @rnn_activation(%x: tensor<?x5x3xf32>, %wi: tensor<4x3xf32>, %wh: tensor<4x4xf32>) -> tensor<?x4xf32> {
+  // expected-error@+1 {{'dnn.rnn' op activation must be "tanh" or "relu", got "gelu"}}
+  %y, %h = dnn.rnn %x, %wi, %wh {activation = "gelu"} : (tensor<?x5x3xf32>, tensor<4x3xf32>, tensor<4x4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>)
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+func @upsample_mode(%x: tensor<?x2x3x3xf32>) -> tensor<?x2x6x6xf32> {
+  // expected-error@+1 {{'dnn.upsample2d' op mode must be "nearest" or "bilinear", got "area"}}
+  %y = dnn.upsample2d %x {mode = "area", scale = [2, 2]} : tensor<?x2x3x3xf32> -> tensor<?x2x6x6xf32>
+  return %y : tensor<?x2x6x6xf32>
+}
+
+// -----
+
+func @convt_channels(%x: tensor<?x3x4x4xf32>, %w: tensor<2x5x3x3xf32>) -> tensor<?x5x6x6xf32> {
+  // expected-error@+1 {{conv_transpose2d: input has 3 channels but the weight [2, 5, 3, 3] expects 2}}
+  %y = dnn.conv_transpose2d %x, %w {dilations = [1, 1], groups = 1 : i64, output_padding = [0, 0], padding = [0, 0, 0, 0], strides = [1, 1]} : (tensor<?x3x4x4xf32>, tensor<2x5x3x3xf32>) -> tensor<?x5x6x6xf32>
+  return %y : tensor<?x5x6x6xf32>
+}
+
+// -----
+
+func @attention_steps(%q: tensor<?x4x8xf32>, %k: tensor<?x6x8xf32>, %v: tensor<?x5x8xf32>) -> tensor<?x4x8xf32> {
+  // expected-error@+1 {{attention: key [N, 6, 8] and value [N, 5, 8] must have the same number of steps}}
+  %y = dnn.attention %q, %k, %v : (tensor<?x4x8xf32>, tensor<?x6x8xf32>, tensor<?x5x8xf32>) -> tensor<?x4x8xf32>
+  return %y : tensor<?x4x8xf32>
+}

@@ -12,8 +12,8 @@ func @ops(%x: tensor<?x3x8x8xf32>) -> (tensor<?x4xf32>, tensor<?x3x4x4xf32>) {
   %v = dnn.weight "bn.running_var" : tensor<4xf32>
   // CHECK: dnn.batchnorm {{.*}} {epsilon = 1.000000e-03 : f32}
   %n = dnn.batchnorm %c, %g, %b, %m, %v {epsilon = 1.0e-3 : f32} : (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<?x4x8x8xf32>
-  // CHECK: dnn.global_avgpool2d
-  %p = dnn.global_avgpool2d %n : tensor<?x4x8x8xf32> -> tensor<?x4xf32>
+  // CHECK: dnn.global_avgpool
+  %p = dnn.global_avgpool %n : tensor<?x4x8x8xf32> -> tensor<?x4xf32>
   // CHECK: dnn.sigmoid
   %s = dnn.sigmoid %p : tensor<?x4xf32> -> tensor<?x4xf32>
   // CHECK: dnn.maxpool2d

@@ -49,9 +49,11 @@ struct LayerCall {
 };
 
 /// `name = kind(...)`; inside a sequential block the name may be implicit.
+/// `y, h, c = lstm(...)` names further outputs (graph form only).
 struct LayerDef {
   std::string name;
   SourceLoc nameLoc;
+  std::vector<NameRef> moreOutputs;
   LayerCall call;
 };
 

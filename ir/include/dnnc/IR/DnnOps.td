@@ -39,7 +39,9 @@ def Dnn_WeightOp : Dnn_Op<"weight", [NoSideEffect]> {
 def Dnn_DenseOp : Dnn_ShapedOp<"dense"> {
   let summary = "fully connected layer: y = act(x W^T + b)";
   let description = [{
-    `x` is [N, in], `weight` is [units, in] (PyTorch Linear), `bias` [units].
+    `x` is [N, ..., in] (every row of the last dim, e.g. every time step of
+    [N, T, in]), `weight` is [units, in] (PyTorch Linear), `bias` [units];
+    the result is [N, ..., units].
   }];
   let arguments = (ins Dnn_Tensor:$input, Dnn_Tensor:$weight,
                    Optional<Dnn_Tensor>:$bias,
@@ -90,8 +92,8 @@ def Dnn_AvgPool2dOp : Dnn_Pool2dOp<"avgpool2d"> {
                    DefaultValuedAttr<BoolAttr, "false">:$count_include_pad);
 }
 
-def Dnn_GlobalAvgPool2dOp : Dnn_Pool2dOp<"global_avgpool2d"> {
-  let summary = "mean over H and W: [N, C, H, W] -> [N, C]";
+def Dnn_GlobalAvgPoolOp : Dnn_Pool2dOp<"global_avgpool"> {
+  let summary = "mean over every dim after the channel: [N, C, ...] -> [N, C]";
   let arguments = (ins Dnn_Tensor:$input);
 }
 
@@ -125,15 +127,19 @@ def Dnn_DropoutOp : Dnn_ShapedOp<"dropout"> {
 }
 
 class Dnn_BinaryOp<string mnemonic, string what> : Dnn_ShapedOp<mnemonic> {
+  let description = [{
+    Operands broadcast as in NumPy: shapes are aligned on the right and a
+    dimension of 1 (or a missing one) stretches to the other's extent.
+  }];
   let summary = what;
   let arguments = (ins Dnn_Tensor:$lhs, Dnn_Tensor:$rhs);
   let results = (outs Dnn_Tensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
 }
 
-def Dnn_AddOp : Dnn_BinaryOp<"add", "elementwise sum of two tensors of the same shape (residual add)">;
-def Dnn_SubOp : Dnn_BinaryOp<"sub", "elementwise difference of two tensors of the same shape">;
-def Dnn_MulOp : Dnn_BinaryOp<"mul", "elementwise product of two tensors of the same shape">;
+def Dnn_AddOp : Dnn_BinaryOp<"add", "elementwise sum (residual add), broadcasting">;
+def Dnn_SubOp : Dnn_BinaryOp<"sub", "elementwise difference, broadcasting">;
+def Dnn_MulOp : Dnn_BinaryOp<"mul", "elementwise product, broadcasting">;
 
 class Dnn_UnaryOp<string mnemonic, string what> : Dnn_ShapedOp<mnemonic> {
   let summary = what;
@@ -191,8 +197,8 @@ def Dnn_LayerNormOp : Dnn_ShapedOp<"layernorm"> {
   }];
 }
 
-def Dnn_GlobalMaxPool2dOp : Dnn_Pool2dOp<"global_maxpool2d"> {
-  let summary = "max over H and W: [N, C, H, W] -> [N, C]";
+def Dnn_GlobalMaxPoolOp : Dnn_Pool2dOp<"global_maxpool"> {
+  let summary = "max over every dim after the channel: [N, C, ...] -> [N, C]";
   let arguments = (ins Dnn_Tensor:$input);
 }
 
@@ -221,6 +227,239 @@ def Dnn_ReshapeOp : Dnn_Op<"reshape", [NoSideEffect]> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let verifier = [{ return verifyOp(*this); }];
   let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Convolutions beyond conv2d
+//===----------------------------------------------------------------------===//
+
+def Dnn_Conv1dOp : Dnn_ShapedOp<"conv1d"> {
+  let summary = "1-D convolution over [N, C, L], with groups and a fused activation";
+  let description = [{
+    `weight` is [out, in/groups, k] (PyTorch Conv1d), `bias` [out];
+    `padding` is [before, after]; `strides`, `dilations` have one value.
+  }];
+  let arguments = (ins Dnn_Tensor:$input, Dnn_Tensor:$weight,
+                   Optional<Dnn_Tensor>:$bias,
+                   I64ArrayAttr:$strides, I64ArrayAttr:$padding,
+                   I64ArrayAttr:$dilations, I64Attr:$groups,
+                   Dnn_ActivationAttr:$activation, Dnn_AlphaAttr:$alpha);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Dnn_ConvTranspose2dOp : Dnn_ShapedOp<"conv_transpose2d"> {
+  let summary = "2-D transposed convolution (NCHW), as PyTorch ConvTranspose2d";
+  let description = [{
+    `weight` is [in, out/groups, kh, kw], `bias` [out]. `padding` is
+    [top, left, bottom, right] removed from the full output, `output_padding`
+    [h, w] added at the bottom/right:
+    out = (in - 1) * stride - pad_before - pad_after + dilation * (k - 1) + output_padding + 1.
+  }];
+  let arguments = (ins Dnn_Tensor:$input, Dnn_Tensor:$weight,
+                   Optional<Dnn_Tensor>:$bias,
+                   I64ArrayAttr:$strides, I64ArrayAttr:$padding,
+                   I64ArrayAttr:$output_padding, I64ArrayAttr:$dilations, I64Attr:$groups,
+                   Dnn_ActivationAttr:$activation, Dnn_AlphaAttr:$alpha);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Dnn_SeparableConv2dOp : Dnn_ShapedOp<"separable_conv2d"> {
+  let summary = "depthwise kxk convolution then pointwise 1x1 (Keras SeparableConv2D)";
+  let description = [{
+    `depthwise` is [C * M, 1, kh, kw] (channel multiplier M), `pointwise` is
+    [out, C * M, 1, 1], `bias` [out] is added after the pointwise step, then
+    the activation. Strides, padding and dilations apply to the depthwise step.
+  }];
+  let arguments = (ins Dnn_Tensor:$input, Dnn_Tensor:$depthwise, Dnn_Tensor:$pointwise,
+                   Optional<Dnn_Tensor>:$bias,
+                   I64ArrayAttr:$strides, I64ArrayAttr:$padding, I64ArrayAttr:$dilations,
+                   Dnn_ActivationAttr:$activation, Dnn_AlphaAttr:$alpha);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $depthwise `,` $pointwise (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Dnn_Upsample2dOp : Dnn_ShapedOp<"upsample2d"> {
+  let summary = "integer upsampling of [N, C, H, W], nearest or bilinear";
+  let description = [{
+    As PyTorch nn.Upsample(scale_factor, mode, align_corners=False):
+    [N, C, H, W] -> [N, C, H * scale_h, W * scale_w].
+  }];
+  let arguments = (ins Dnn_Tensor:$input, I64ArrayAttr:$scale,
+                   DefaultValuedAttr<StrAttr, "\"nearest\"">:$mode);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// 1-D pooling, padding
+//===----------------------------------------------------------------------===//
+
+class Dnn_Pool1dOp<string mnemonic> : Dnn_Pool2dOp<mnemonic> {
+  let arguments = (ins Dnn_Tensor:$input, I64ArrayAttr:$kernel,
+                   I64ArrayAttr:$strides, I64ArrayAttr:$padding,
+                   DefaultValuedAttr<BoolAttr, "false">:$count_include_pad);
+}
+
+def Dnn_MaxPool1dOp : Dnn_Pool1dOp<"maxpool1d"> {
+  let summary = "1-D max pooling over [N, C, L]; padded positions never win";
+}
+
+def Dnn_AvgPool1dOp : Dnn_Pool1dOp<"avgpool1d"> {
+  let summary = "1-D average pooling over [N, C, L]";
+}
+
+def Dnn_PadOp : Dnn_ShapedOp<"pad"> {
+  let summary = "constant padding of the dimensions after the channel";
+  let description = [{
+    `padding` holds [before, after] pairs for the trailing dims, outermost
+    first: [top, bottom, left, right] for [N, C, H, W]; [left, right] for
+    [N, C, L].
+  }];
+  let arguments = (ins Dnn_Tensor:$input, I64ArrayAttr:$padding,
+                   DefaultValuedAttr<F32Attr, "0.0">:$value);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Tensor ops
+//===----------------------------------------------------------------------===//
+
+def Dnn_SplitOp : Dnn_Op<"split", [NoSideEffect]> {
+  let summary = "splits a tensor along `axis` (not the batch) into parts of `sizes`";
+  let arguments = (ins Dnn_Tensor:$input, I64Attr:$axis, I64ArrayAttr:$sizes);
+  let results = (outs Variadic<Dnn_Tensor>:$results);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($results)";
+  let verifier = [{ return verifyOp(*this); }];
+}
+
+def Dnn_MatmulOp : Dnn_ShapedOp<"matmul"> {
+  let summary = "batched matrix product [N, ..., M, K] x [N, ..., K, P] -> [N, ..., M, P]";
+  let description = [{
+    Leading dims must be equal. With `transpose_b` the right operand is
+    [N, ..., P, K].
+  }];
+  let arguments = (ins Dnn_Tensor:$lhs, Dnn_Tensor:$rhs,
+                   DefaultValuedAttr<BoolAttr, "false">:$transpose_b);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+}
+
+def Dnn_EmbeddingOp : Dnn_ShapedOp<"embedding"> {
+  let summary = "rows of a table picked by indices: [N, ...] x [V, E] -> [N, ..., E]";
+  let description = [{
+    `indices` holds integer values in [0, V) stored as f32; any other value
+    makes the run fail with an "index out of range" error.
+  }];
+  let arguments = (ins Dnn_Tensor:$indices, Dnn_Tensor:$weight);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = "$indices `,` $weight attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Recurrent layers: one layer, one direction (stacks and bidirectional
+// layers are built from several).
+//===----------------------------------------------------------------------===//
+
+class Dnn_RecurrentOp<string mnemonic, string what, dag cellStates, dag stateResults>
+    : Dnn_Op<mnemonic, [NoSideEffect, AttrSizedOperandSegments,
+                        DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = what;
+  let description = [{
+    `input` is [N, T, F] (batch first). Parameters as PyTorch's, for one
+    layer and direction: `w_ih` [G*H, F], `w_hh` [G*H, H], `b_ih` and `b_hh`
+    [G*H] (both or neither), gates in PyTorch's order. Initial states are
+    [N, H] (zeros when absent). With `reverse` the steps run from T-1 down to
+    0. `result` is [N, T, H] with `return_sequences` (the state after each
+    step), else the final state [N, H]; the final states are also results.
+  }];
+  let arguments = !con((ins Dnn_Tensor:$input, Dnn_Tensor:$w_ih, Dnn_Tensor:$w_hh,
+                            Optional<Dnn_Tensor>:$b_ih, Optional<Dnn_Tensor>:$b_hh,
+                            Optional<Dnn_Tensor>:$h0), cellStates,
+                       (ins DefaultValuedAttr<BoolAttr, "false">:$reverse,
+                            DefaultValuedAttr<BoolAttr, "false">:$return_sequences));
+  let results = !con((outs Dnn_Tensor:$result, Dnn_Tensor:$h_n), stateResults);
+  let verifier = [{ return verifyOp(*this); }];
+}
+
+def Dnn_LstmOp : Dnn_RecurrentOp<"lstm", "LSTM layer (gates i, f, g, o)",
+                                 (ins Optional<Dnn_Tensor>:$c0),
+                                 (outs Dnn_Tensor:$c_n)> {
+  let assemblyFormat = [{
+    $input `,` $w_ih `,` $w_hh (`bias` `(` $b_ih^ `,` $b_hh `)`)? (`h0` `(` $h0^ `)`)?
+    (`c0` `(` $c0^ `)`)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Dnn_GruOp : Dnn_RecurrentOp<"gru", "GRU layer (gates r, z, n)", (ins), (outs)> {
+  let assemblyFormat = [{
+    $input `,` $w_ih `,` $w_hh (`bias` `(` $b_ih^ `,` $b_hh `)`)? (`h0` `(` $h0^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Dnn_RnnOp : Dnn_RecurrentOp<"rnn", "Elman RNN layer: h' = act(W_ih x + b_ih + W_hh h + b_hh)",
+                                (ins), (outs)> {
+  let arguments = (ins Dnn_Tensor:$input, Dnn_Tensor:$w_ih, Dnn_Tensor:$w_hh,
+                       Optional<Dnn_Tensor>:$b_ih, Optional<Dnn_Tensor>:$b_hh,
+                       Optional<Dnn_Tensor>:$h0,
+                       DefaultValuedAttr<BoolAttr, "false">:$reverse,
+                       DefaultValuedAttr<BoolAttr, "false">:$return_sequences,
+                       DefaultValuedAttr<StrAttr, "\"tanh\"">:$activation);
+  let assemblyFormat = [{
+    $input `,` $w_ih `,` $w_hh (`bias` `(` $b_ih^ `,` $b_hh `)`)? (`h0` `(` $h0^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+def Dnn_AttentionOp : Dnn_ShapedOp<"attention"> {
+  let summary = "scaled dot-product attention: softmax(q k^T * scale) v";
+  let description = [{
+    q [N, ..., Tq, d], k [N, ..., Tk, d], v [N, ..., Tk, dv] -> [N, ..., Tq, dv].
+    `scale` defaults to 1/sqrt(d). With `causal`, query i sees keys j <= i
+    (PyTorch scaled_dot_product_attention(is_causal=True)).
+  }];
+  let arguments = (ins Dnn_Tensor:$query, Dnn_Tensor:$key, Dnn_Tensor:$value,
+                   DefaultValuedAttr<BoolAttr, "false">:$causal,
+                   OptionalAttr<F32Attr>:$scale);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Dnn_MultiHeadAttentionOp : Dnn_Op<"multi_head_attention",
+    [NoSideEffect, AttrSizedOperandSegments,
+     DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "multi-head attention as PyTorch nn.MultiheadAttention(batch_first=True)";
+  let description = [{
+    q [N, Tq, E], k and v [N, Tk, E]; `in_proj_weight` [3E, E] (q, k, v rows),
+    `in_proj_bias` [3E], `out_proj_weight` [E, E], `out_proj_bias` [E]
+    (biases both or neither); `heads` divides E. Decomposed into projections,
+    per-head attention and the output projection before code generation.
+  }];
+  let arguments = (ins Dnn_Tensor:$query, Dnn_Tensor:$key, Dnn_Tensor:$value,
+                   Dnn_Tensor:$in_proj_weight, Optional<Dnn_Tensor>:$in_proj_bias,
+                   Dnn_Tensor:$out_proj_weight, Optional<Dnn_Tensor>:$out_proj_bias,
+                   I64Attr:$heads, DefaultValuedAttr<BoolAttr, "false">:$causal);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $in_proj_weight `,` $out_proj_weight
+    (`bias` `(` $in_proj_bias^ `,` $out_proj_bias `)`)? attr-dict `:` functional-type(operands, results)
+  }];
+  let verifier = [{ return verifyOp(*this); }];
 }
 
 #endif // DNN_OPS
