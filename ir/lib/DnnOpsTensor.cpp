@@ -14,7 +14,8 @@ LogicalResult dnnc::dnn::verifyOp(SplitOp op) {
   int64_t axis;
   if (failed(normalizeAxis(op.getLoc(), "split", op.getAxisAttr(), -1, x.size(), axis)))
     return failure();
-  if (axis == 0)
+  // Weights (static dim 0) may be split along it; a batch may not.
+  if (axis == 0 && x[0] == kDyn)
     return op.emitOpError("cannot split the batch dimension");
   SmallVector<int64_t, 4> sizes;
   if (failed(checkInts(op.getLoc(), "split", "sizes", op.getSizes(), op.getNumResults(), 1,

@@ -1,9 +1,12 @@
 //===- Pipelines.cpp - the pass pipelines dnnc runs ---------------------===//
 #include "dnnc/Passes/Pipelines.h"
+#include "dnnc/Passes/Passes.h"
 
 #include "mlir/Transforms/Passes.h"
 
 void dnnc::passes::buildInferencePipeline(mlir::OpPassManager &pm, unsigned optLevel) {
+  // Lowerings that code generation needs at every level.
+  pm.addNestedPass<mlir::FuncOp>(createDecomposeMultiHeadAttentionPass());
   if (optLevel == 0)
     return;
   pm.addPass(mlir::createCanonicalizerPass());

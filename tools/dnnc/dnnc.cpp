@@ -11,13 +11,16 @@
 #include "dnnc/Codegen/Codegen.h"
 #include "dnnc/Frontend/Frontend.h"
 #include "dnnc/IR/DnnDialect.h"
+#include "dnnc/Passes/Passes.h"
 #include "dnnc/Passes/Pipelines.h"
+#include "mlir/Transforms/Passes.h"
 
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -48,6 +51,11 @@ cl::opt<Emit> emit("emit", cl::desc("What to produce"), cl::init(Emit::SharedLib
                    cl::cat(category));
 cl::opt<unsigned> optLevel("O", cl::desc("Optimization level: 0 (none) or 2 (default)"),
                            cl::Prefix, cl::init(2), cl::cat(category));
+cl::opt<std::string> passPipeline(
+    "pass-pipeline",
+    cl::desc("Run this pass pipeline instead of the -O level's, in MLIR's textual form, e.g. "
+             "'builtin.func(dnn-decompose-mha),canonicalize' (an empty pipeline runs no pass)"),
+    cl::value_desc("pipeline"), cl::cat(category));
 cl::opt<std::string> target("target", cl::desc("Code generation target: host (default)"),
                             cl::init("host"), cl::cat(category));
 cl::opt<std::string> headerFile("header", cl::desc("Where to write the C header (default: the "
@@ -114,6 +122,8 @@ int main(int argc, char **argv) {
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
+  mlir::registerTransformsPasses();
+  dnnc::passes::registerDnnPasses();
   // --help shows dnnc's options and these MLIR ones, not all of LLVM's.
   auto &registered = cl::getRegisteredOptions();
   for (const char *name : {"mlir-print-debuginfo", "print-ir-after-all",
@@ -161,7 +171,16 @@ int main(int argc, char **argv) {
   }
   PassManager pm(&context);
   applyPassManagerCLOptions(pm);
-  dnnc::passes::buildInferencePipeline(pm, optLevel);
+  if (passPipeline.getNumOccurrences()) {
+    std::string message;
+    llvm::raw_string_ostream errors(message);
+    if (failed(parsePassPipeline(passPipeline, pm, errors))) {
+      llvm::errs() << "dnnc: error: bad --pass-pipeline: " << errors.str() << "\n";
+      return 1;
+    }
+  } else {
+    dnnc::passes::buildInferencePipeline(pm, optLevel);
+  }
   if (failed(pm.run(*module)))
     return 1;
 

@@ -334,7 +334,7 @@ def Dnn_PadOp : Dnn_ShapedOp<"pad"> {
 //===----------------------------------------------------------------------===//
 
 def Dnn_SplitOp : Dnn_Op<"split", [NoSideEffect]> {
-  let summary = "splits a tensor along `axis` (not the batch) into parts of `sizes`";
+  let summary = "splits a tensor along `axis` (not a dynamic batch) into parts of `sizes`";
   let arguments = (ins Dnn_Tensor:$input, I64Attr:$axis, I64ArrayAttr:$sizes);
   let results = (outs Variadic<Dnn_Tensor>:$results);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($results)";

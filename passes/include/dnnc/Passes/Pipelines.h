@@ -6,9 +6,10 @@
 
 namespace dnnc::passes {
 
-/// Adds the inference pipeline for an optimization level (0 = none):
-/// canonicalization (dnn folders drop dropout, identity and no-op flattens)
-/// and CSE of duplicated weights and layers.
+/// Adds the inference pipeline for an optimization level: the lowerings
+/// code generation needs (always), then at -O2 canonicalization (dnn folders
+/// drop dropout, identity and no-op flattens) and CSE of duplicated weights
+/// and layers.
 void buildInferencePipeline(mlir::OpPassManager &pm, unsigned optLevel);
 
 } // namespace dnnc::passes

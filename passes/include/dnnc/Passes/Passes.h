@@ -1,0 +1,20 @@
+//===- Passes.h - the passes of dnnc ----------------------------*- C++ -*-===//
+#ifndef DNNC_PASSES_PASSES_H
+#define DNNC_PASSES_PASSES_H
+
+#include "dnnc/IR/DnnDialect.h"
+
+#include "mlir/Pass/Pass.h"
+
+#include <memory>
+
+namespace dnnc::passes {
+
+std::unique_ptr<mlir::Pass> createDecomposeMultiHeadAttentionPass();
+
+#define GEN_PASS_REGISTRATION
+#include "dnnc/Passes/Passes.h.inc"
+
+} // namespace dnnc::passes
+
+#endif // DNNC_PASSES_PASSES_H
