@@ -127,6 +127,7 @@ Kernel buildBinary(BinaryKind kind, const Shape &a, const Shape &b, ActivationSp
 
 Kernel buildAdd(const Shape &a, const Shape &b, ActivationSpec act, const Shape &out,
                 const Target &t) {
+  requireCpuTarget(t, "add");
   checkShape(a, -1, "add lhs");
   checkSameShape(a, b, "add rhs");
   checkSameShape(a, out, "add result");

@@ -225,6 +225,7 @@ Kernel buildGlobalPool(PoolKind kind, const Shape &x, const Shape &out, const Ta
 }
 
 Kernel buildGlobalAvgPool2d(const Shape &x, const Shape &out, const Target &t) {
+  requireCpuTarget(t, "globalavgpool2d");
   checkShape(x, 4, "globalavgpool2d input");
   return buildGlobalPool(PoolKind::Avg, x, out, t);
 }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <string>
 #include <vector>
@@ -295,6 +296,49 @@ TEST(Upsample2dKernel, MatchesReference) {
                std::invalid_argument);
   EXPECT_THROW(buildUpsample2d({1, 2, 2}, 2, 2, UpsampleMode::Bilinear, {1, 4, 4}, host()),
                std::invalid_argument);
+}
+
+// ------------------------------------------------------------ API checks ---
+
+TEST(NewKernelsApi, GpuTargetsThrow) {
+  const Halide::Target gpu = host().with_feature(Halide::Target::CUDA);
+  EXPECT_THROW(buildActivation({2, 3}, {Activation::Gelu}, {2, 3}, gpu), std::runtime_error);
+  EXPECT_THROW(buildLogSoftmax({2, 3}, 1, {2, 3}, gpu), std::runtime_error);
+  EXPECT_THROW(buildGlu({2, 4}, 1, {2, 2}, gpu), std::runtime_error);
+  EXPECT_THROW(buildGlobalPool(PoolKind::Max, {2, 3, 4}, {2, 3}, gpu), std::runtime_error);
+  EXPECT_THROW(buildTranspose({2, 3}, {1, 0}, {3, 2}, gpu), std::runtime_error);
+  EXPECT_THROW(buildConcat({{2, 3}, {2, 1}}, 1, {2, 4}, gpu), std::runtime_error);
+  EXPECT_THROW(buildSplit({2, 4}, 1, {1, 3}, {{2, 1}, {2, 3}}, gpu), std::runtime_error);
+  EXPECT_THROW(buildPad({2, 3}, {0, 1}, {0, 0}, 0.0f, {2, 4}, gpu), std::runtime_error);
+  EXPECT_THROW(buildEmbedding({2}, {3, 4}, {2, 4}, gpu), std::runtime_error);
+  EXPECT_THROW(buildUpsample2d({1, 1, 2, 2}, 2, 2, UpsampleMode::Nearest, {1, 1, 4, 4}, gpu),
+               std::runtime_error);
+}
+
+// What the code generator does with every kernel: compile it ahead of time
+// without the runtime (the multi-stage and run-time-checking ones here).
+TEST(NewKernelsApi, CompileToObjectWithoutRuntime) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() /
+                 ("dnnkernels-aot-shape-" + std::to_string(reinterpret_cast<uintptr_t>(&dir)));
+  fs::create_directories(dir);
+  const Halide::Target t = host().with_feature(Halide::Target::NoRuntime);
+  std::pair<const char *, Kernel> kernels[] = {
+      {"concat", buildConcat({{kDynamic, 3, 5}, {kDynamic, 2, 5}}, 1, {kDynamic, 5, 5}, t)},
+      {"embedding", buildEmbedding({kDynamic, 4}, {9, 16}, {kDynamic, 4, 16}, t)},
+      {"upsample", buildUpsample2d({kDynamic, 2, 5, 5}, 2, 2, UpsampleMode::Bilinear,
+                                   {kDynamic, 2, 10, 10}, t)},
+      {"transpose", buildTranspose({kDynamic, 9, 20}, {0, 2, 1}, {kDynamic, 20, 9}, t)},
+      {"layernorm", buildLayerNorm({kDynamic, 3, 40}, 1, true, 1e-5f, {kDynamic, 3, 40}, t)},
+  };
+  for (auto &[name, k] : kernels) {
+    const fs::path obj = dir / (std::string(name) + ".o");
+    EXPECT_NO_THROW(k.pipeline.compile_to_object(obj.string(), k.arguments,
+                                                 std::string("dnnc_") + name, t))
+        << name;
+    EXPECT_TRUE(fs::exists(obj) && fs::file_size(obj) > 0) << name;
+  }
+  fs::remove_all(dir);
 }
 
 } // namespace
