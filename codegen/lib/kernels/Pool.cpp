@@ -143,6 +143,8 @@ Kernel buildAvgPool2d(const Shape &x, const Pool2dAttrs &a, const Shape &out, co
 // finished by one horizontal add/max per channel; 4 channels per iteration
 // give independent chains. Planes smaller than a vector are instead
 // vectorized across channels (strided loads; such layers are tiny).
+//   Measured, 1 thread, AVX-512 host: max of [32,512,7,7] 0.11 ms (~30 GB/s);
+//   mean of [8,64,8,28,28] 0.45-0.48 ms (~28 GB/s).
 Kernel buildGlobalPool(PoolKind kind, const Shape &x, const Shape &out, const Target &t) {
   const std::string op = kind == PoolKind::Max ? "globalmaxpool" : "globalavgpool";
   requireCpuTarget(t, op.c_str());

@@ -154,6 +154,9 @@ Kernel buildPad(const Shape &x, const std::vector<int64_t> &before,
   // (the in/out-of-bounds test is per row); when the innermost dim itself is
   // padded, rows are along it and Halide's loop partitioning (the `likely`
   // in constant_exterior) leaves a clamp-free steady state between the pads.
+  //   Measured, 1 thread, AVX-512 host: [8,64,56,56] padded by 1 in H and W
+  //   0.45-0.49 ms, by 2+3 channels 0.47 ms (~28 GB/s, copy speed);
+  //   [32,64,13,13] by 1 in H and W 0.16 ms (a copy of the result: 0.12 ms).
   scheduleRows(y, out, std::max(firstPadded, 1), t);
   return makeKernel(y, {in});
 }
