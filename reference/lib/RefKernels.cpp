@@ -1,9 +1,9 @@
 #include "dnnref/RefKernels.h"
 
+#include "RefSupport.h"
+
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <iomanip>
 #include <limits>
 #include <sstream>
@@ -11,64 +11,9 @@
 
 namespace dnnref {
 
+using namespace detail;
+
 namespace {
-
-// Shape violations are bugs in the caller (the IR evaluator or a test), so
-// there is nothing to recover: say what went wrong and stop.
-[[noreturn]] void fail(const std::string &problem) {
-  std::fprintf(stderr, "dnnref: %s\n", problem.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
-
-std::string shapeString(const std::vector<int64_t> &shape) {
-  std::ostringstream out;
-  out << '[';
-  for (size_t d = 0; d < shape.size(); ++d)
-    out << (d ? ", " : "") << shape[d];
-  out << ']';
-  return out.str();
-}
-
-int64_t product(const std::vector<int64_t> &dims) {
-  int64_t result = 1;
-  for (int64_t dim : dims)
-    result *= dim;
-  return result;
-}
-
-// Tensor's fields are public, so every input is re-checked for a negative
-// dimension or a data vector that does not match its shape.
-void checkConsistent(const Tensor &t, const char *name) {
-  for (int64_t dim : t.shape)
-    if (dim < 0)
-      fail(std::string(name) + " has a negative dimension: " +
-           shapeString(t.shape));
-  if (static_cast<int64_t>(t.data.size()) != product(t.shape))
-    fail(std::string(name) + " of shape " + shapeString(t.shape) + " holds " +
-         std::to_string(t.data.size()) + " values");
-}
-
-void checkRank(const Tensor &t, size_t rank, const char *name) {
-  checkConsistent(t, name);
-  if (t.shape.size() != rank)
-    fail(std::string(name) + " must have rank " + std::to_string(rank) +
-         ", got " + shapeString(t.shape));
-}
-
-void checkShape(const Tensor &t, const std::vector<int64_t> &expected,
-                const char *name) {
-  checkConsistent(t, name);
-  if (t.shape != expected)
-    fail(std::string(name) + " must have shape " + shapeString(expected) +
-         ", got " + shapeString(t.shape));
-}
-
-void checkAtLeast(int64_t value, int64_t minimum, const char *name) {
-  if (value < minimum)
-    fail(std::string(name) + " must be >= " + std::to_string(minimum) +
-         ", got " + std::to_string(value));
-}
 
 // Floor output-size rule shared by conv2d and the pools.
 int64_t outputExtent(int64_t input, int padBefore, int padAfter, int kernel,
@@ -99,27 +44,6 @@ size_t flatOffset(const Tensor &t, std::initializer_list<int64_t> idx) {
   }
   return static_cast<size_t>(offset);
 }
-
-Tensor mapElements(const Tensor &x, const char *name, double (*f)(double)) {
-  checkConsistent(x, name);
-  Tensor y(x.shape);
-  for (size_t i = 0; i < x.data.size(); ++i)
-    y.data[i] = f(x.data[i]);
-  return y;
-}
-
-// Written so that a NaN input stays NaN (as in PyTorch) rather than becoming 0.
-double reluScalar(double v) { return v < 0.0 ? 0.0 : v; }
-
-// Two branches so that exp() never sees a large positive argument.
-double sigmoidScalar(double v) {
-  if (v >= 0.0)
-    return 1.0 / (1.0 + std::exp(-v));
-  double e = std::exp(v);
-  return e / (1.0 + e);
-}
-
-double tanhScalar(double v) { return std::tanh(v); }
 
 enum class PoolKind { Max, Average };
 
@@ -196,75 +120,6 @@ double &Tensor::at(std::initializer_list<int64_t> idx) {
 
 double Tensor::at(std::initializer_list<int64_t> idx) const {
   return data[flatOffset(*this, idx)];
-}
-
-Tensor applyActivation(const Tensor &x, Activation act, double alpha) {
-  switch (act) {
-  case Activation::None:
-    checkConsistent(x, "applyActivation input");
-    return x;
-  case Activation::Relu:
-    return relu(x);
-  case Activation::Sigmoid:
-    return sigmoid(x);
-  case Activation::Tanh:
-    return tanh(x);
-  case Activation::LeakyRelu:
-    return leakyRelu(x, alpha);
-  }
-  fail("unknown Activation value " + std::to_string(static_cast<int>(act)));
-}
-
-Tensor relu(const Tensor &x) { return mapElements(x, "relu input", reluScalar); }
-
-Tensor sigmoid(const Tensor &x) {
-  return mapElements(x, "sigmoid input", sigmoidScalar);
-}
-
-Tensor tanh(const Tensor &x) { return mapElements(x, "tanh input", tanhScalar); }
-
-Tensor leakyRelu(const Tensor &x, double alpha) {
-  checkConsistent(x, "leakyRelu input");
-  Tensor y(x.shape);
-  for (size_t i = 0; i < x.data.size(); ++i)
-    y.data[i] = x.data[i] >= 0.0 ? x.data[i] : alpha * x.data[i];
-  return y;
-}
-
-Tensor softmax(const Tensor &x, int axis) {
-  checkConsistent(x, "softmax input");
-  const int rank = static_cast<int>(x.shape.size());
-  const int normalizedAxis = axis < 0 ? axis + rank : axis;
-  if (normalizedAxis < 0 || normalizedAxis >= rank)
-    fail("softmax axis " + std::to_string(axis) + " out of range for shape " +
-         shapeString(x.shape));
-
-  // View x as [outer, axisExtent, inner]; softmax runs along the middle.
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < normalizedAxis; ++d)
-    outer *= x.shape[d];
-  for (int d = normalizedAxis + 1; d < rank; ++d)
-    inner *= x.shape[d];
-  const int64_t axisExtent = x.shape[normalizedAxis];
-
-  Tensor y(x.shape);
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t i = 0; i < inner; ++i) {
-      auto flat = [&](int64_t a) {
-        return static_cast<size_t>((o * axisExtent + a) * inner + i);
-      };
-      double maximum = -std::numeric_limits<double>::infinity();
-      for (int64_t a = 0; a < axisExtent; ++a)
-        maximum = std::max(maximum, x.data[flat(a)]);
-      double sum = 0.0;
-      for (int64_t a = 0; a < axisExtent; ++a) {
-        y.data[flat(a)] = std::exp(x.data[flat(a)] - maximum);
-        sum += y.data[flat(a)];
-      }
-      for (int64_t a = 0; a < axisExtent; ++a)
-        y.data[flat(a)] /= sum;
-    }
-  return y;
 }
 
 Tensor dense(const Tensor &x, const Tensor &weight, const Tensor *bias) {
@@ -351,22 +206,47 @@ Tensor avgPool2d(const Tensor &x, const Pool2dParams &p) {
   return pool2d(x, p, PoolKind::Average);
 }
 
-Tensor globalAvgPool2d(const Tensor &x) {
-  checkRank(x, 4, "globalAvgPool2d input");
-  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
-  if (H * W == 0)
-    fail("globalAvgPool2d of an empty spatial extent " + shapeString(x.shape));
+namespace {
 
+Tensor globalPool(const Tensor &x, PoolKind kind, const char *name) {
+  checkConsistent(x, name);
+  if (x.shape.size() < 3)
+    fail(std::string(name) + " must have rank >= 3, got " + shapeString(x.shape));
+  const int64_t N = x.shape[0], C = x.shape[1];
+  const int64_t spatial = product(std::vector<int64_t>(x.shape.begin() + 2, x.shape.end()));
+  if (spatial == 0)
+    fail(std::string(name) + " of an empty spatial extent " + shapeString(x.shape));
+
+  // Everything after the channel axis is one flat run per (n, c).
   Tensor y({N, C});
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < C; ++c) {
-      double sum = 0.0;
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t w = 0; w < W; ++w)
-          sum += x.data[((n * C + c) * H + h) * W + w];
-      y.data[n * C + c] = sum / static_cast<double>(H * W);
+      double sum = 0.0, maximum = -std::numeric_limits<double>::infinity();
+      for (int64_t s = 0; s < spatial; ++s) {
+        const double v = x.data[(n * C + c) * spatial + s];
+        sum += v;
+        if (v > maximum || std::isnan(v))
+          maximum = v; // a NaN must not be dropped
+      }
+      y.data[n * C + c] =
+          kind == PoolKind::Max ? maximum : sum / static_cast<double>(spatial);
     }
   return y;
+}
+
+} // namespace
+
+Tensor globalAvgPool(const Tensor &x) {
+  return globalPool(x, PoolKind::Average, "globalAvgPool input");
+}
+
+Tensor globalMaxPool(const Tensor &x) {
+  return globalPool(x, PoolKind::Max, "globalMaxPool input");
+}
+
+Tensor globalAvgPool2d(const Tensor &x) {
+  checkRank(x, 4, "globalAvgPool2d input");
+  return globalPool(x, PoolKind::Average, "globalAvgPool2d input");
 }
 
 Tensor batchNorm(const Tensor &x, const Tensor &gamma, const Tensor &beta,
@@ -402,12 +282,40 @@ Tensor batchNorm(const Tensor &x, const Tensor &gamma, const Tensor &beta,
   return y;
 }
 
-Tensor add(const Tensor &a, const Tensor &b) {
-  checkConsistent(a, "add lhs");
-  checkShape(b, a.shape, "add rhs");
-  Tensor y(a.shape);
-  for (size_t i = 0; i < a.data.size(); ++i)
-    y.data[i] = a.data[i] + b.data[i];
+Tensor layerNorm(const Tensor &x, int normalizedRank, const Tensor *gamma, const Tensor *beta,
+                 double epsilon) {
+  checkConsistent(x, "layerNorm input");
+  const int rank = static_cast<int>(x.shape.size());
+  if (normalizedRank < 1 || normalizedRank > rank)
+    fail("layerNorm normalizedRank " + std::to_string(normalizedRank) +
+         " out of range for shape " + shapeString(x.shape));
+  const std::vector<int64_t> normalizedShape(x.shape.end() - normalizedRank, x.shape.end());
+  if (gamma)
+    checkShape(*gamma, normalizedShape, "layerNorm gamma");
+  if (beta)
+    checkShape(*beta, normalizedShape, "layerNorm beta");
+  if (!(epsilon >= 0.0))
+    fail("layerNorm epsilon must be >= 0, got " + std::to_string(epsilon));
+
+  // Each row (the flattened trailing dims) is normalized on its own, two
+  // passes: mean, then the mean squared deviation (biased variance).
+  const int64_t row = product(normalizedShape);
+  const int64_t rows = row == 0 ? 0 : x.numel() / row;
+  Tensor y(x.shape);
+  for (int64_t r = 0; r < rows; ++r) {
+    const double *in = x.data.data() + r * row;
+    double sum = 0.0;
+    for (int64_t i = 0; i < row; ++i)
+      sum += in[i];
+    const double mean = sum / static_cast<double>(row);
+    double squares = 0.0;
+    for (int64_t i = 0; i < row; ++i)
+      squares += (in[i] - mean) * (in[i] - mean);
+    const double stddev = std::sqrt(squares / static_cast<double>(row) + epsilon);
+    for (int64_t i = 0; i < row; ++i)
+      y.data[r * row + i] = (in[i] - mean) / stddev * (gamma ? gamma->data[i] : 1.0) +
+                            (beta ? beta->data[i] : 0.0);
+  }
   return y;
 }
 

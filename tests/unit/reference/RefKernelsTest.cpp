@@ -271,9 +271,9 @@ TEST(AddTest, Elementwise) {
                {2}, {11, -3});
 }
 
-TEST(AddDeathTest, ShapesMustMatch) {
+TEST(AddDeathTest, ShapesMustBroadcast) {
   EXPECT_DEATH(dnnref::add(Tensor({2, 3}), Tensor({3, 2})),
-               "dnnref: add rhs must have shape \\[2, 3\\], got \\[3, 2\\]");
+               "dnnref: add: shapes \\[2, 3\\] and \\[3, 2\\] do not broadcast");
 }
 
 TEST(FlattenTest, KeepsBatchAndData) {
