@@ -48,10 +48,26 @@ mlir::LogicalResult lowerOp(mlir::Operation *op, LoweringContext &ctx);
 /// weights and values returned twice.
 void lowerCopy(LoweringContext &ctx, const TensorRef &from, const TensorRef &to);
 
-// Families (LowerNN.cpp, LowerElementwise.cpp, ...), called by lowerOp.
+// Families, called by lowerOp: LowerOps.cpp (dense, conv, pooling,
+// normalization, elementwise), LowerShapeOps.cpp (data movement).
 mlir::LogicalResult lowerLinearOp(mlir::Operation *op, LoweringContext &ctx, bool &handled);
 mlir::LogicalResult lowerElementwiseOp(mlir::Operation *op, LoweringContext &ctx,
                                        bool &handled);
+mlir::LogicalResult lowerShapeOp(mlir::Operation *op, LoweringContext &ctx, bool &handled);
+
+/// The usual case: one kernel whose args are the op's operands and whose
+/// output is the op's one result.
+using OperandKernelBuilder = std::function<kernels::Kernel(
+    const std::vector<TensorRef> &, const TensorRef &, const Halide::Target &)>;
+void callOnOperands(LoweringContext &ctx, OperandKernelBuilder build);
+
+/// The kernel form of a fused activation attribute.
+kernels::ActivationSpec activationSpec(llvm::StringRef name, float alpha);
+
+/// An axis attribute in [-rank, rank) as a non-negative axis.
+inline int normalizedAxis(int64_t axis, size_t rank) {
+  return static_cast<int>(axis < 0 ? axis + static_cast<int64_t>(rank) : axis);
+}
 
 // Plan shapes and kernel shapes agree on the batch marker.
 static_assert(kernels::kDynamic == -1, "TensorRef shapes mark the batch with -1");
