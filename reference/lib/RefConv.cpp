@@ -78,9 +78,8 @@ int64_t outputExtent(int64_t input, int padBefore, int padAfter, int64_t kernel,
   const int64_t paddedInput = input + padBefore + padAfter;
   const int64_t window = dilation * (kernel - 1) + 1;
   if (paddedInput < window)
-    fail(std::string("window of extent ") + std::to_string(window) +
-         " does not fit the padded " + what + " input of extent " +
-         std::to_string(paddedInput));
+    fail(std::string("window of extent ") + std::to_string(window) + " does not fit the padded " +
+         what + " input of extent " + std::to_string(paddedInput));
   return (paddedInput - window) / stride + 1;
 }
 
@@ -115,8 +114,7 @@ Tensor pool1d(const Tensor &x, const Pool1dParams &p, PoolKind kind) {
           ++inBounds;
         }
         if (inBounds == 0 && !(kind == PoolKind::Average && p.countIncludePad))
-          fail("pooling window at output " + std::to_string(ol) +
-               " lies entirely in the padding");
+          fail("pooling window at output " + std::to_string(ol) + " lies entirely in the padding");
         double result;
         if (kind == PoolKind::Max)
           result = maximum;
@@ -131,8 +129,7 @@ Tensor pool1d(const Tensor &x, const Pool1dParams &p, PoolKind kind) {
 
 } // namespace
 
-Tensor conv1d(const Tensor &x, const Tensor &weight, const Tensor *bias,
-              const Conv1dParams &p) {
+Tensor conv1d(const Tensor &x, const Tensor &weight, const Tensor *bias, const Conv1dParams &p) {
   checkRank(x, 3, "conv1d input");
   checkRank(weight, 3, "conv1d weight");
   checkAtLeast(p.stride, 1, "conv1d stride");
@@ -198,8 +195,8 @@ Tensor convTranspose2d(const Tensor &x, const Tensor &weight, const Tensor *bias
   const int64_t outPerGroup = weight.shape[1], KH = weight.shape[2], KW = weight.shape[3];
   const int64_t O = outPerGroup * p.groups;
   if (C % p.groups != 0)
-    fail("convTranspose2d groups " + std::to_string(p.groups) +
-         " must divide input channels " + std::to_string(C));
+    fail("convTranspose2d groups " + std::to_string(p.groups) + " must divide input channels " +
+         std::to_string(C));
   const int64_t inPerGroup = C / p.groups;
   checkShape(weight, {C, outPerGroup, KH, KW}, "convTranspose2d weight");
   checkAtLeast(KH, 1, "convTranspose2d kernel height");
@@ -208,10 +205,10 @@ Tensor convTranspose2d(const Tensor &x, const Tensor &weight, const Tensor *bias
   checkAtLeast(W, 1, "convTranspose2d input width");
   if (bias)
     checkShape(*bias, {O}, "convTranspose2d bias");
-  const int64_t OH = (H - 1) * p.strideH - p.padTop - p.padBottom + p.dilationH * (KH - 1) +
-                     p.outputPadH + 1;
-  const int64_t OW = (W - 1) * p.strideW - p.padLeft - p.padRight + p.dilationW * (KW - 1) +
-                     p.outputPadW + 1;
+  const int64_t OH =
+      (H - 1) * p.strideH - p.padTop - p.padBottom + p.dilationH * (KH - 1) + p.outputPadH + 1;
+  const int64_t OW =
+      (W - 1) * p.strideW - p.padLeft - p.padRight + p.dilationW * (KW - 1) + p.outputPadW + 1;
   if (OH < 1 || OW < 1)
     fail("convTranspose2d output extent " + std::to_string(OH) + "x" + std::to_string(OW) +
          " is empty: the padding crops more than the full output");
@@ -259,15 +256,12 @@ Tensor separableConv2d(const Tensor &x, const Tensor &depthwise, const Tensor &p
   Conv2dParams depthwiseParams = p;
   depthwiseParams.groups = static_cast<int>(C);
   Conv2dParams pointwiseParams; // 1x1, stride 1, no padding
-  return conv2d(conv2d(x, depthwise, nullptr, depthwiseParams), pointwise, bias,
-                pointwiseParams);
+  return conv2d(conv2d(x, depthwise, nullptr, depthwiseParams), pointwise, bias, pointwiseParams);
 }
 
 Tensor maxPool1d(const Tensor &x, const Pool1dParams &p) { return pool1d(x, p, PoolKind::Max); }
 
-Tensor avgPool1d(const Tensor &x, const Pool1dParams &p) {
-  return pool1d(x, p, PoolKind::Average);
-}
+Tensor avgPool1d(const Tensor &x, const Pool1dParams &p) { return pool1d(x, p, PoolKind::Average); }
 
 Tensor matmul(const Tensor &a, const Tensor &b, bool transposeB) {
   checkMinRank(a, 2, "matmul lhs");

@@ -48,4 +48,18 @@ Kernel buildSeparableConv2d(const Shape &x, const Shape &depthwise, const Shape 
 Kernel buildMatmul(const Shape &a, const Shape &b, bool transposeB, const Shape &out,
                    const Halide::Target &t);
 
+// ---------------------------------------------------------------------------
+// Internal helpers shared by the kernel sources (not part of the API).
+namespace detail {
+
+// The NCHW input `in` (spatial extents H x W) extended with zeros, computed
+// once per call (compute_root, vectorized, parallel over planes) over
+// whatever region its consumers read. Written as a zero fill plus a copy of
+// the interior rather than with BoundaryConditions: Halide partitions the
+// boundary selects of the latter unreliably (an input band whose first row
+// is padding turned every row into a gather with selects).
+Halide::Func zeroPaddedInput(Halide::ImageParam in, int64_t H, int64_t W, const Halide::Target &t);
+
+} // namespace detail
+
 } // namespace dnnc::kernels

@@ -99,23 +99,6 @@ struct ConvTFuncs {
 
 // Schedule comments and measured numbers: see buildConvTranspose2d.
 
-// The zero-padded input, when some tap reads outside the input, is made
-// once per call (one vectorized pass, parallel over planes): per-task bands
-// as in Conv.cpp start one row/column into the padding here, which defeats
-// Halide's boundary loop partitioning (every band row became a gather with
-// selects; measured 3-5x slower on the DCGAN layers).
-void schedulePaddedInput(ConvTFuncs &f, const ConvTGeom &g, const Target &t) {
-  if (!g.padded)
-    return;
-  const int vec = t.natural_vector_size<float>();
-  std::vector<Var> iv = f.input.args(); // (i, j, c, n)
-  Var plane("plane");
-  f.input.compute_root()
-      .vectorize(iv[0], static_cast<int>(std::min<int64_t>(vec, g.W)))
-      .fuse(iv[2], iv[3], plane)
-      .parallel(plane, 8, TailStrategy::GuardWithIf);
-}
-
 // Channel schedule: vectorize along output channels (needs groups == 1 and
 // at least a vector of them). Per output phase, a tile of nv vectors of
 // channels x tx x ty phase-grid pixels is accumulated in registers: per
@@ -135,8 +118,7 @@ void scheduleChannel(ConvTFuncs &f, const ConvTGeom &g, const Target &t) {
                             roundUpTo(g.QH, ty) / double(g.O * g.QW * g.QH);
         // Wide tiles: the broadcast inputs of a step then share cache lines.
         const double shape = 1.0 + 0.1 * (ty - 1) / ty;
-        const double cost =
-            work * shape * (1.0 + double(nv) / accs) * std::max(1.0, 10.0 / accs);
+        const double cost = work * shape * (1.0 + double(nv) / accs) * std::max(1.0, 10.0 / accs);
         if (cost < bestCost - 1e-9) {
           bestCost = cost;
           bestV = nv;
@@ -187,7 +169,6 @@ void scheduleChannel(ConvTFuncs &f, const ConvTGeom &g, const Target &t) {
   f.weight.compute_root().vectorize(wv[0], vec);
   if (g.Cg >= 32)
     f.weight.parallel(wv[3], 16);
-  schedulePaddedInput(f, g, t);
 }
 
 // Spatial schedule: vectorize along the phase grid's x (contiguous input
@@ -259,7 +240,6 @@ void scheduleSpatial(ConvTFuncs &f, const ConvTGeom &g, const Target &t) {
     f.acc.update().unroll(f.r.x);
 
   f.weight.compute_root();
-  schedulePaddedInput(f, g, t);
 }
 
 } // namespace
@@ -308,22 +288,21 @@ Kernel buildConvTranspose2d(const Shape &x, const Shape &weight, bool hasBias,
   Var qx("qx"), px("px"), qy("qy"), py("py"), kx("kx"), ky("ky"), ci("ci");
 
   // Algorithm.
-  ConvTFuncs f{Func(funcName("convt")), Func(funcName("convt_acc")),
-               Func(funcName("convt_input")), Func(funcName("convt_weight")),
-               RDom(0, ax.taps, 0, ay.taps, 0, int(g.Cg), "r")};
+  ConvTFuncs f{Func(funcName("convt")), Func(funcName("convt_acc")), Func(funcName("convt_input")),
+               Func(funcName("convt_weight")), RDom(0, ax.taps, 0, ay.taps, 0, int(g.Cg), "r")};
   g.padded = ax.readsPadding(g.W, g.OW) || ay.readsPadding(g.H, g.OH);
+  // Zero padded when some tap reads outside the input: once per call, since
+  // per-task bands (as in Conv.cpp) start inside the padding here.
   if (g.padded)
-    f.input(i, j, c, n) =
-        BoundaryConditions::constant_exterior(in, 0.0f, {{0, int(g.W)}, {0, int(g.H)}})(i, j, c, n);
+    f.input(i, j, c, n) = zeroPaddedInput(in, g.H, g.W, t)(i, j, c, n);
   else
     f.input(i, j, c, n) = in(i, j, c, n);
   // weight(co, kx, ky, ci): output channel innermost, zero past the kernel.
   Expr group = co / int(g.Og);
-  f.weight(co, kx, ky, ci) =
-      select(kx < int(g.KW) && ky < int(g.KH),
-             w(min(kx, int(g.KW) - 1), min(ky, int(g.KH) - 1), co % int(g.Og),
-               group * int(g.Cg) + ci),
-             0.0f);
+  f.weight(co, kx, ky, ci) = select(
+      kx < int(g.KW) && ky < int(g.KH),
+      w(min(kx, int(g.KW) - 1), min(ky, int(g.KH) - 1), co % int(g.Og), group * int(g.Cg) + ci),
+      0.0f);
   const RDom &r = f.r;
   Expr tx = ax.tap(px, r.x), ty = ay.tap(py, r.y);
   Expr cin = a.groups == 1 ? Expr(r.z) : group * int(g.Cg) + r.z;

@@ -28,8 +28,8 @@ int64_t roundUpTo(int64_t e, int64_t f) { return (e + f - 1) / f * f; }
 //   (b no longer fits L2; no K blocking); B=8 128x128 K=128 P=64: 171;
 //   B=32 49x49 K=49 P=32: 167; transposeB B=8 M=128 K=64 P=128: 143 (the
 //   dot form: 69); B=1 M=3 K=1000 P=300: 90.
-void scheduleMatmul(Func y, Func acc, Func bKP, RDom k, int64_t M, int64_t K,
-                    int64_t P, bool transposeB, const Target &t) {
+void scheduleMatmul(Func y, Func acc, Func bKP, RDom k, int64_t M, int64_t K, int64_t P,
+                    bool transposeB, const Target &t) {
   const int vec = t.natural_vector_size<float>();
   const int budget = vec >= 16 ? 24 : 12;
   const int lanes = static_cast<int>(std::min<int64_t>(vec, P));
@@ -41,10 +41,9 @@ void scheduleMatmul(Func y, Func acc, Func bKP, RDom k, int64_t M, int64_t K,
   for (int nv = 1; nv <= 2 && (nv == 1 || nv * lanes <= P); ++nv)
     for (int tm = 1; tm <= std::min<int64_t>(M, budget / nv); ++tm) {
       const int accs = nv * tm;
-      const double work = double(roundUpTo(P, nv * lanes)) * double(roundUpTo(M, tm)) /
-                          (double(P) * double(M));
-      const double cost = work * (1.0 + double(nv + tm) / accs / 4.0) *
-                          std::max(1.0, 12.0 / accs);
+      const double work =
+          double(roundUpTo(P, nv * lanes)) * double(roundUpTo(M, tm)) / (double(P) * double(M));
+      const double cost = work * (1.0 + double(nv + tm) / accs / 4.0) * std::max(1.0, 12.0 / accs);
       if (cost < bestCost - 1e-9) {
         bestCost = cost;
         bestV = nv;
@@ -112,8 +111,7 @@ void scheduleDot(Func y, Func acc, RDom k, int64_t M, int64_t K, int64_t P, cons
       .fuse(po, mo, tile)
       .fuse(tile, s, tile);
   const int64_t tilesPerTask = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(1, to * tm * K));
-  y.split(tile, task, ti, static_cast<int>(tilesPerTask), TailStrategy::GuardWithIf)
-      .parallel(task);
+  y.split(tile, task, ti, static_cast<int>(tilesPerTask), TailStrategy::GuardWithIf).parallel(task);
   part.compute_at(y, ti).reorder_storage(u, p, m, s).vectorize(u).unroll(p).unroll(m);
   part.update().reorder(u, p, m, ko).vectorize(u).unroll(p).unroll(m);
   acc.compute_at(y, ti).unroll(p).unroll(m);

@@ -21,8 +21,7 @@ struct Conv1dParams {
 // x: [N, C, L], weight: [O, C/groups, K] (PyTorch Conv1d layout), bias: [O]
 // or nullptr. Zero padding. Output [N, O, Lout] with
 //   Lout = (L + padBefore + padAfter - dilation*(K-1) - 1) / stride + 1 (floor).
-Tensor conv1d(const Tensor &x, const Tensor &weight, const Tensor *bias,
-              const Conv1dParams &p);
+Tensor conv1d(const Tensor &x, const Tensor &weight, const Tensor *bias, const Conv1dParams &p);
 
 struct ConvTranspose2dParams {
   int strideH = 1, strideW = 1;

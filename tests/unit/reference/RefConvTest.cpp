@@ -107,9 +107,9 @@ TEST(ConvTranspose2dTest, StrideTwoPlacesDisjointBlocks) {
   // OH = (2-1)*2 + (2-1) + 1 = 4; input pixel (i, j) writes x[i][j] * w into
   // the 2x2 block at (2i, 2j), and the blocks do not overlap.
   expectTensor(dnnref::convTranspose2d(x1234(), wPowersOfTen(), nullptr, p), {1, 1, 4, 4},
-               {1, 10, 2, 20,          //
-                100, 1000, 200, 2000,  //
-                3, 30, 4, 40,          //
+               {1, 10, 2, 20,         //
+                100, 1000, 200, 2000, //
+                3, 30, 4, 40,         //
                 300, 3000, 400, 4000});
 }
 
@@ -339,8 +339,7 @@ TEST(DenseNdTest, AppliesToEveryRow) {
   expectTensor(dnnref::denseNd(x2, w, nullptr), {2, 2}, dnnref::dense(x2, w, nullptr).data);
   // Rank 4 [2, 1, 1, 3] with units 1: weight [1, 1, 1] sums each row: 6, 15.
   Tensor x4 = makeTensor({2, 1, 1, 3}, {1, 2, 3, 4, 5, 6});
-  expectTensor(dnnref::denseNd(x4, makeTensor({1, 3}, {1, 1, 1}), nullptr), {2, 1, 1, 1},
-               {6, 15});
+  expectTensor(dnnref::denseNd(x4, makeTensor({1, 3}, {1, 1, 1}), nullptr), {2, 1, 1, 1}, {6, 15});
 }
 
 TEST(DenseNdDeathTest, FeatureDimensionMustMatch) {
