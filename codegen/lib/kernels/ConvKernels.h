@@ -1,0 +1,65 @@
+// dnnc Halide kernels of the convolution family beyond conv2d (transposed and
+// fused separable convolution) and of batched matmul.
+//
+// The conventions of Kernels.h hold: IR shapes (row-major / NCHW), Halide
+// dims reversed, constant extents and strides, only IR dim 0 (the batch) may
+// be kDynamic, inputs in the documented argument order followed by the
+// output, std::invalid_argument for shape errors and std::runtime_error for
+// GPU targets.
+//
+// 1-D convolutions and pools need no kernels of their own (the compiler runs
+// them as the 2-D ops on [N, C, 1, L] views), nor does dense on rank > 2
+// inputs (it runs on [N*T, F] rows).
+#pragma once
+
+#include "Kernels.h"
+
+namespace dnnc::kernels {
+
+struct ConvTranspose2dAttrs {
+  int strideH = 1, strideW = 1;
+  int padTop = 0, padLeft = 0, padBottom = 0, padRight = 0;
+  int outputPadH = 0, outputPadW = 0;
+  int dilationH = 1, dilationW = 1;
+  int groups = 1;
+};
+
+// args: x [N,C,H,W], weight [C,O/groups,KH,KW] (PyTorch ConvTranspose2d
+// layout), bias [O] if hasBias. y = act(convTranspose(x) + b); out
+// [N,O,OH,OW] with OH = (H-1)*sh - pt - pb + dh*(KH-1) + oph + 1 (same for
+// W). Output padding must be smaller than the stride or the dilation of its
+// axis (as in PyTorch); groups must divide C and O.
+Kernel buildConvTranspose2d(const Shape &x, const Shape &weight, bool hasBias,
+                            const ConvTranspose2dAttrs &a, ActivationSpec act, const Shape &out,
+                            const Halide::Target &t);
+
+// Keras SeparableConv2D as one fused kernel: a depthwise convolution
+// (channel multiplier M, strides/padding/dilation of `a`, a.groups ignored,
+// no bias) whose result feeds a 1x1 pointwise convolution with the bias.
+// args: x [N,C,H,W], depthwise [C*M,1,KH,KW], pointwise [O,C*M,1,1], bias [O]
+// if hasBias. out [N,O,OH,OW] with buildConv2d's output extents.
+Kernel buildSeparableConv2d(const Shape &x, const Shape &depthwise, const Shape &pointwise,
+                            bool hasBias, const Conv2dAttrs &a, ActivationSpec act,
+                            const Shape &out, const Halide::Target &t);
+
+// Batched matrix product of rank-3 tensors (the caller flattens leading
+// dims into B, which may be kDynamic).
+// args: a [B,M,K], b [B,K,P] (or [B,P,K] with transposeB). out [B,M,P].
+Kernel buildMatmul(const Shape &a, const Shape &b, bool transposeB, const Shape &out,
+                   const Halide::Target &t);
+
+// ---------------------------------------------------------------------------
+// Internal helpers shared by the kernel sources (not part of the API).
+namespace detail {
+
+// The NCHW input `in` (spatial extents H x W) extended with zeros, computed
+// once per call (compute_root, vectorized, parallel over planes) over
+// whatever region its consumers read. Written as a zero fill plus a copy of
+// the interior rather than with BoundaryConditions: Halide partitions the
+// boundary selects of the latter unreliably (an input band whose first row
+// is padding turned every row into a gather with selects).
+Halide::Func zeroPaddedInput(Halide::ImageParam in, int64_t H, int64_t W, const Halide::Target &t);
+
+} // namespace detail
+
+} // namespace dnnc::kernels
