@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Lowering.h"
+#include "kernels/ConvKernels.h"
 
 #include "dnnc/IR/DnnDialect.h"
 
@@ -60,6 +61,19 @@ k::Pool2dAttrs poolAttrs(const dnn::Window2d &w) {
   return a;
 }
 
+std::vector<int64_t> ints(ArrayAttr attr) {
+  std::vector<int64_t> out;
+  for (Attribute a : attr)
+    out.push_back(a.cast<IntegerAttr>().getInt());
+  return out;
+}
+
+/// [N, C, L] (or a weight [O, C, K]) seen as [N, C, 1, L]: 1-D convs and
+/// pools run as the 2-D kernels.
+TensorRef as2d(const TensorRef &ref) {
+  return ref.reshaped({ref.shape[0], ref.shape[1], 1, ref.shape[2]});
+}
+
 k::Conv2dAttrs convAttrs(const dnn::Window2d &w, int64_t groups) {
   k::Conv2dAttrs a;
   a.strideH = w.strideH;
@@ -98,9 +112,27 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
   if (auto dense = dyn_cast<dnn::DenseOp>(op)) {
     bool bias = (bool)dense.getBias();
     auto act = activationSpec(dense.getActivation(), dense.getAlpha().convertToFloat());
-    callOnOperands(ctx, [=](const auto &args, const TensorRef &out, const Halide::Target &t) {
-      return k::buildDense(args[0].shape, args[1].shape, bias, act, out.shape, t);
-    });
+    // Every row of the last dim: [N, T, F] runs as [N*T, F].
+    TensorRef x = rowsView(ctx.operand(0), 2), out = rowsView(ctx.result(0), 2);
+    std::vector<TensorRef> args{x, ctx.operand(1)};
+    if (bias)
+      args.push_back(ctx.operand(2));
+    ctx.call("main",
+             [=](const Halide::Target &t) {
+               return k::buildDense(x.shape, args[1].shape, bias, act, out.shape, t);
+             },
+             args, {out});
+    return success();
+  }
+  if (auto mm = dyn_cast<dnn::MatmulOp>(op)) {
+    bool transposeB = mm.getTransposeB();
+    TensorRef a = rowsView(ctx.operand(0), 3), b = rowsView(ctx.operand(1), 3),
+              out = rowsView(ctx.result(0), 3);
+    ctx.call("main",
+             [=](const Halide::Target &t) {
+               return k::buildMatmul(a.shape, b.shape, transposeB, out.shape, t);
+             },
+             {a, b}, {out});
     return success();
   }
   if (auto conv = dyn_cast<dnn::Conv2dOp>(op)) {
@@ -110,6 +142,79 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
     callOnOperands(ctx, [=](const auto &args, const TensorRef &out, const Halide::Target &t) {
       return k::buildConv2d(args[0].shape, args[1].shape, bias, attrs, act, out.shape, t);
     });
+    return success();
+  }
+  if (auto conv = dyn_cast<dnn::Conv1dOp>(op)) {
+    bool bias = (bool)conv.getBias();
+    k::Conv2dAttrs a;
+    a.strideW = ints(conv.getStrides())[0];
+    a.dilationW = ints(conv.getDilations())[0];
+    a.padLeft = ints(conv.getPadding())[0];
+    a.padRight = ints(conv.getPadding())[1];
+    a.groups = conv.getGroups();
+    auto act = activationSpec(conv.getActivation(), conv.getAlpha().convertToFloat());
+    std::vector<TensorRef> args{as2d(ctx.operand(0)), as2d(ctx.operand(1))};
+    if (bias)
+      args.push_back(ctx.operand(2));
+    TensorRef out = as2d(ctx.result(0));
+    ctx.call("main",
+             [=](const Halide::Target &t) {
+               return k::buildConv2d(args[0].shape, args[1].shape, bias, a, act, out.shape, t);
+             },
+             args, {out});
+    return success();
+  }
+  if (auto conv = dyn_cast<dnn::ConvTranspose2dOp>(op)) {
+    bool bias = (bool)conv.getBias();
+    k::ConvTranspose2dAttrs a;
+    auto strides = ints(conv.getStrides()), padding = ints(conv.getPadding()),
+         outPad = ints(conv.getOutputPadding()), dilations = ints(conv.getDilations());
+    a.strideH = strides[0], a.strideW = strides[1];
+    a.padTop = padding[0], a.padLeft = padding[1], a.padBottom = padding[2],
+    a.padRight = padding[3];
+    a.outputPadH = outPad[0], a.outputPadW = outPad[1];
+    a.dilationH = dilations[0], a.dilationW = dilations[1];
+    a.groups = conv.getGroups();
+    auto act = activationSpec(conv.getActivation(), conv.getAlpha().convertToFloat());
+    callOnOperands(ctx, [=](const auto &args, const TensorRef &out, const Halide::Target &t) {
+      return k::buildConvTranspose2d(args[0].shape, args[1].shape, bias, a, act, out.shape, t);
+    });
+    return success();
+  }
+  if (auto conv = dyn_cast<dnn::SeparableConv2dOp>(op)) {
+    bool bias = (bool)conv.getBias();
+    dnn::Window2d w;
+    auto strides = ints(conv.getStrides()), padding = ints(conv.getPadding()),
+         dilations = ints(conv.getDilations());
+    w.strideH = strides[0], w.strideW = strides[1];
+    w.padTop = padding[0], w.padLeft = padding[1], w.padBottom = padding[2],
+    w.padRight = padding[3];
+    w.dilationH = dilations[0], w.dilationW = dilations[1];
+    k::Conv2dAttrs a = convAttrs(w, 1);
+    auto act = activationSpec(conv.getActivation(), conv.getAlpha().convertToFloat());
+    callOnOperands(ctx, [=](const auto &args, const TensorRef &out, const Halide::Target &t) {
+      return k::buildSeparableConv2d(args[0].shape, args[1].shape, args[2].shape, bias, a, act,
+                                     out.shape, t);
+    });
+    return success();
+  }
+  if (isa<dnn::MaxPool1dOp, dnn::AvgPool1dOp>(op)) {
+    k::Pool2dAttrs a;
+    a.kernelH = a.strideH = 1;
+    a.kernelW = ints(op->getAttrOfType<ArrayAttr>("kernel"))[0];
+    a.strideW = ints(op->getAttrOfType<ArrayAttr>("strides"))[0];
+    a.padLeft = ints(op->getAttrOfType<ArrayAttr>("padding"))[0];
+    a.padRight = ints(op->getAttrOfType<ArrayAttr>("padding"))[1];
+    bool isMax = isa<dnn::MaxPool1dOp>(op);
+    if (auto avg = dyn_cast<dnn::AvgPool1dOp>(op))
+      a.countIncludePad = avg.getCountIncludePad();
+    TensorRef in = as2d(ctx.operand(0)), out = as2d(ctx.result(0));
+    ctx.call("main",
+             [=](const Halide::Target &t) {
+               return isMax ? k::buildMaxPool2d(in.shape, a, out.shape, t)
+                            : k::buildAvgPool2d(in.shape, a, out.shape, t);
+             },
+             {in}, {out});
     return success();
   }
   if (auto pool = dyn_cast<dnn::MaxPool2dOp>(op)) {

@@ -64,6 +64,11 @@ void callOnOperands(LoweringContext &ctx, OperandKernelBuilder build);
 /// The kernel form of a fused activation attribute.
 kernels::ActivationSpec activationSpec(llvm::StringRef name, float alpha);
 
+/// A tensor of rank >= `rank` seen with its leading dims merged into one:
+/// [N, T, F] as rows [N*T, F] (rank 2), [N, H, M, K] as [N*H, M, K] (rank 3).
+/// A merged batch dim stays dynamic, its extent scaled.
+TensorRef rowsView(const TensorRef &ref, size_t rank);
+
 /// An axis attribute in [-rank, rank) as a non-negative axis.
 inline int normalizedAxis(int64_t axis, size_t rank) {
   return static_cast<int>(axis < 0 ? axis + static_cast<int64_t>(rank) : axis);

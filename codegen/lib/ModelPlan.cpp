@@ -355,6 +355,22 @@ TensorRef TensorRef::reshaped(std::vector<int64_t> newShape, int64_t newBatchSca
   return ref;
 }
 
+TensorRef dnnc::codegen::rowsView(const TensorRef &ref, size_t rank) {
+  if (ref.shape.size() <= rank)
+    return ref;
+  size_t merged = ref.shape.size() - rank + 1;
+  int64_t factor = 1;
+  for (size_t d = 1; d < merged; ++d)
+    factor *= ref.shape[d];
+  std::vector<int64_t> shape(ref.shape.begin() + merged - 1, ref.shape.end());
+  if (ref.shape[0] < 0) {
+    shape[0] = -1;
+    return ref.reshaped(shape, ref.batchScale * factor);
+  }
+  shape[0] = ref.shape[0] * factor;
+  return ref.reshaped(shape, 1);
+}
+
 std::vector<int64_t> TensorRef::effectiveStrides() const {
   if (!strides.empty())
     return strides;

@@ -86,7 +86,7 @@ const std::vector<LayerSpec> &layerTable() {
       {"zeropad2d", 1, 1, {{"padding", T::Padding, true}}, buildZeroPad},
       {"zeropad1d", 1, 1, {{"padding", T::Padding, true}}, buildZeroPad},
       {"flatten", 1, 1, {}, buildFlatten},
-      {"batchnorm", 1, 1, {epsilon, {"momentum", T::Float, false, 0, 1.0000001}}, buildBatchNorm},
+      {"batchnorm", 1, 1, {epsilon, {"momentum", T::Float, false, 0, 1}}, buildBatchNorm},
       {"layernorm", 1, 1, {{"dims", T::Int}, epsilon, {"affine", T::Bool}}, buildLayerNorm},
       {"dropout", 1, 1, {{"rate", T::Float, true, 0, 1}}, buildDropout},
       {"reshape", 1, 1, {{"shape", T::IntList, true}}, buildReshape},

@@ -343,6 +343,23 @@ Values dnnc::frontend::buildElementwise(LayerContext &ctx, const Attrs &attrs) {
                       .Default(nullptr);
   assert(build && "elementwise kind in the table without an op");
   bool binary = kind == "add" || kind == "sub" || kind == "mul";
+  // Layer outputs all start with the batch: operands of different rank
+  // would broadcast the batch against a feature dimension.
+  if (binary && shapeOf(ctx.inputs[0]).size() != shapeOf(ctx.inputs[1]).size()) {
+    ctx.error(ctx.def.call.kindLoc,
+              kind + " needs operands of the same rank (both start with the batch), got " +
+                  dnn::formatShape(shapeOf(ctx.inputs[0])) + " and " +
+                  dnn::formatShape(shapeOf(ctx.inputs[1])) + "; reshape one of them");
+    return {};
+  }
+  if ((kind == "softmax" || kind == "log_softmax") && attrs.has("axis")) {
+    int64_t rank = shapeOf(x).size(), axis = attrs.getInt("axis", -1);
+    if (axis == 0 || axis == -rank) {
+      ctx.error(attrs.get("axis")->loc,
+                kind + " over axis 0 would mix the items of a batch; use an axis >= 1");
+      return {};
+    }
+  }
   return build(ctx, binary ? ValueRange(ctx.inputs) : ValueRange(x), named);
 }
 

@@ -31,11 +31,14 @@ void Lexer::skipSpaceAndComments() {
   }
 }
 
-Token Lexer::lexNumber(SourceLoc loc) {
+Token Lexer::lexNumber(SourceLoc loc, bool partOfName) {
   size_t start = pos;
   bool isFloat = false;
   while (std::isdigit((unsigned char)peek()))
     advance();
+  // In a dotted name (features.1.conv.0.0) every number is one piece.
+  if (partOfName)
+    return {TokenKind::Int, std::string(text.substr(start, pos - start)), loc};
   if (peek() == '.' && std::isdigit((unsigned char)peek(1))) {
     isFloat = true;
     advance();
@@ -79,8 +82,11 @@ Token Lexer::next() {
     advance();
     return {TokenKind::Dot, ".", loc};
   }
-  if (std::isdigit((unsigned char)c) || (c == '.' && std::isdigit((unsigned char)peek(1))))
-    return lexNumber(loc);
+  if (std::isdigit((unsigned char)c) || (c == '.' && std::isdigit((unsigned char)peek(1)))) {
+    bool partOfName = pos > 1 && text[pos - 1] == '.' &&
+                      (std::isalnum((unsigned char)text[pos - 2]) || text[pos - 2] == '_');
+    return lexNumber(loc, partOfName);
+  }
   TokenKind kind;
   switch (c) {
   case '{': kind = TokenKind::LBrace; break;

@@ -33,7 +33,7 @@ private:
   }
   void advance();
   void skipSpaceAndComments();
-  Token lexNumber(SourceLoc loc);
+  Token lexNumber(SourceLoc loc, bool partOfName);
 
   std::string_view text;
   size_t pos = 0;

@@ -271,8 +271,7 @@ void ModelBuilder::emitUnit(const Unit &unit) {
     if (results.empty())
       return;
     size_t named = 1 + def.moreOutputs.size();
-    // One name takes the first output (y of lstm(..., return_state=true)).
-    if (named > 1 && named != results.size()) {
+    if (named != results.size()) {
       error(def.nameLoc, def.call.kind + " '" + unit.name + "' has " +
                              std::to_string(results.size()) + " output" +
                              (results.size() == 1 ? "" : "s") + " but " +
@@ -289,6 +288,14 @@ void ModelBuilder::emitUnit(const Unit &unit) {
     const LayerDef &def = unit.block->layers[i];
     std::string name = def.name.empty() ? unit.name + "." + std::to_string(i) : def.name;
     std::vector<Value> results = emitLayer(def, name, {prev});
+    if (results.size() > 1) {
+      error(def.call.kindLoc, def.call.kind + " '" + name + "' has " +
+                                  std::to_string(results.size()) +
+                                  " outputs, so it cannot be used inside a sequential block; "
+                                  "name them in the graph form: a, b = " + def.call.kind +
+                                  "(...)");
+      return;
+    }
     prev = results.empty() ? Value() : results[0];
     if (!def.name.empty())
       values[def.name] = prev;

@@ -211,8 +211,11 @@ bool Parser::parseSequential(Model &model) {
     block.layers.push_back(std::move(def));
   }
   consume();
-  if (block.layers.empty())
-    return fail("sequential block '" + block.name + "' has no layers");
+  if (block.layers.empty()) {
+    error(block.nameLoc, "sequential block '" + block.name + "' has no layers");
+    failed = true;
+    return false;
+  }
   model.blocks.push_back(std::move(block));
   return true;
 }
