@@ -69,26 +69,38 @@ int powerOfTwoDivisor(int extent, int limit) {
 
 // CPU schedule. w_hh [G*H, H] is contiguous along the reduction (H), so the
 // reduction is vectorized as in Dense: k is split into vector-wide chunks and
-// rfactor'ed into per-lane partial sums part(j, g, n, u), computed for a block
-// of Tj units x G gates x Tn batch rows held in registers (every weight vector
-// loaded once per block is reused Tn times, every h_prev vector Tj*G times),
+// rfactor'ed into per-lane partial sums part(j, g, n, u), computed for a
+// register block of Tj adjacent weight rows (units j.. of one gate) x Tn batch
+// rows (each weight vector is reused Tn times, each h_prev vector Tj times),
 // then one horizontal sum per (j, g, n). No transposed weight copy: the weight
 // is read in its PyTorch layout every step.
 //
-// The output tile is one vector of hidden units x Tn batch rows: hh for all G
-// gates of those units lands in a small stack buffer (j innermost), so the
-// gate math (exp-based sigmoid/tanh) runs vectorized across units. Tiles are
-// parallel, grouped into tasks of >= ~64K MACs so that a small step stays on
-// one thread while H=256 at batch 1 still yields 4 tasks for 2 threads.
-// A dynamic batch uses the Tn-row block when N >= Tn (specialization) and the
-// GEMV block (Tn = 1, taller Tj) otherwise.
-void scheduleStep(Func step, Func hh, RDom k, int G, int64_t hidden, int64_t batch,
-                  const Target &t) {
+// The output tile is one vector of hidden units x Tn batch rows. hh for all G
+// gates of those units lands in a small stack buffer (j innermost), gate by
+// gate, so the gate math (exp-based sigmoid/tanh) runs vectorized across
+// units. Tiles are parallel, grouped into tasks of >= ~64K MACs, so a small
+// step stays on one thread while H=256 at batch 1 still yields 4 tasks.
+//
+// Register blocks: AVX-512 Tj=4 x Tn=4 (16 accumulators + 8 operands of 32
+// registers); AVX2 Tj=2 x Tn=3 (6 + 5 of 16). A dynamic batch specializes
+// Tn = 4 / 2 / 1 (AVX2 3 / 2 / 1) by N, so that batch 2 or 3 does not stream
+// the weights once per row; the hh/part schedule is shared by the branches
+// and unrolls whatever block the branch gives it.
+//   Measured, 1 thread, H=256, AVX-512 host (shared 2-core VM, the best of 30
+//   runs; the batch-1 LSTM varied 8-21 us/step with the physical placement of
+//   its 1 MB weight, i.e. L2 set conflicts): gate-major blocks of 4 adjacent
+//   rows beat unit-major blocks (1 unit x 4 gates = 4 streams 256 KB apart)
+//   at batch 32: LSTM 231 vs 255 us, GRU 143 vs 174 us, RNN 46 vs 53 us; at
+//   batch 1 both ~5.6 us (GRU) / ~2 us (RNN). Tj=8 at batch 1 was slower.
+void scheduleStep(Func step, Func hh, RDom k, Func cellState, int G, int64_t hidden,
+                  int64_t batch, const Target &t) {
   const int vec = t.natural_vector_size<float>();
   const bool wide = vec >= 16;
   const int H = static_cast<int>(hidden);
   const int lanesJ = std::min(H, vec); // one vector of hidden units per tile
   const int lanesK = std::min(H, vec);
+  const int tj = powerOfTwoDivisor(lanesJ, wide ? 4 : 2);
+  const int tnBlock = wide ? 4 : 3;
 
   RVar ko("ko"), ki("ki");
   Var u("u");
@@ -100,13 +112,7 @@ void scheduleStep(Func step, Func hh, RDom k, int G, int64_t hidden, int64_t bat
   Var jo("jo"), ji("ji"), no("no"), ni("ni"), tile("tile"), task("task"), tt("tt");
   Var jb("jblock"), jj("jj");
 
-  // AVX-512 (32 registers): Tn=4 rows x ~4 weight rows = 16 accumulators +
-  // 8 operands. AVX2 (16 registers): 3 x 3, or 2 x 4 for the 4-gate LSTM.
-  // Tn = 1 (GEMV): ~8 weight rows per block; each weight vector is used once,
-  // so only the accumulators need registers.
-  auto blockSchedule = [&](Stage s, int tn) {
-    const int rowsTarget = tn == 1 ? 8 : (wide ? 4 : 3);
-    const int tj = powerOfTwoDivisor(lanesJ, std::max(1, rowsTarget / G));
+  auto tileSchedule = [&](Stage s, int tn) {
     s.split(j, jo, ji, lanesJ, TailStrategy::ShiftInwards)
         .split(n, no, ni, tn, TailStrategy::ShiftInwards)
         .reorder(ji, ni, jo, no)
@@ -117,36 +123,31 @@ void scheduleStep(Func step, Func hh, RDom k, int G, int64_t hidden, int64_t bat
     const int64_t tilesPerTask = std::max<int64_t>(1, (int64_t(1) << 16) / macsPerTile);
     s.split(tile, task, tt, static_cast<int>(tilesPerTask), TailStrategy::GuardWithIf)
         .parallel(task);
-    return tj;
   };
-
-  const int tnBlock = wide ? 4 : (G == 4 ? 2 : 3);
-  int tj;
   if (batch == kDynamic) {
     Expr N = step.output_buffers()[0].dim(1).extent();
-    tj = blockSchedule(step.specialize(N >= tnBlock), tnBlock);
-    const int tjGemv = blockSchedule(step, 1);
-    // hh/part are scheduled once for both branches; Tj only shapes the
-    // register block, so the smaller of the two keeps both within registers.
-    tj = std::min(tj, tjGemv);
+    for (int tn = tnBlock; tn >= 2; --tn)
+      tileSchedule(step.specialize(N >= tn), tn);
+    tileSchedule(step, 1);
   } else {
-    const int tn = static_cast<int>(std::min<int64_t>(batch, tnBlock));
-    tj = blockSchedule(step, tn);
+    tileSchedule(step, static_cast<int>(std::min<int64_t>(batch, tnBlock)));
   }
 
-  // hh(j, g, n) for the tile: j innermost (vector loads in the gate math).
+  // hh(j, g, n) of the tile, gate-major: blocks of Tj adjacent weight rows.
   hh.compute_at(step, tt).vectorize(j);
   hh.update()
       .split(j, jb, jj, tj)
-      .reorder(ki, jj, g, n, jb)
+      .reorder(ki, jj, n, jb, g)
       .atomic()
       .vectorize(ki)
       .unroll(jj)
-      .unroll(g)
       .unroll(n);
   // part(j, g, n, u): the register block, lanes innermost.
-  part.compute_at(hh, jb).reorder_storage(u, j, g, n).vectorize(u).unroll(j).unroll(g).unroll(n);
-  part.update().reorder(u, j, g, n, ko).vectorize(u).unroll(j).unroll(g).unroll(n);
+  part.compute_at(hh, jb).reorder_storage(u, j, g, n).vectorize(u).unroll(j).unroll(n);
+  part.update().reorder(u, j, n, ko).vectorize(u).unroll(j).unroll(n);
+  // The LSTM cell state feeds both outputs: computed once per tile.
+  if (cellState.defined())
+    cellState.compute_at(step, tt).vectorize(j);
 }
 
 } // namespace
@@ -173,7 +174,7 @@ Kernel buildRecurrentStep(Cell cell, int64_t batch, int64_t hidden, bool hasBias
   hh(j, g, n) += w(k, g * H + j) * hPrev(k, n);
   auto pre = [&](int gate) { return xproj(gate * H + j, n) + hh(j, gate, n); };
 
-  Func step;
+  Func step, cellState;
   switch (cell) {
   case Cell::RnnTanh:
     step = Func(funcName("rnn_tanh_step"));
@@ -185,8 +186,9 @@ Kernel buildRecurrentStep(Cell cell, int64_t batch, int64_t hidden, bool hasBias
     break;
   case Cell::Lstm: {
     step = Func(funcName("lstm_step"));
-    Expr c = sigmoidOf(pre(1)) * cPrev(j, n) + sigmoidOf(pre(0)) * tanhOf(pre(2));
-    step(j, n) = Tuple(sigmoidOf(pre(3)) * tanhOf(c), c);
+    cellState = Func(funcName("lstm_cell_state"));
+    cellState(j, n) = sigmoidOf(pre(1)) * cPrev(j, n) + sigmoidOf(pre(0)) * tanhOf(pre(2));
+    step(j, n) = Tuple(sigmoidOf(pre(3)) * tanhOf(cellState(j, n)), cellState(j, n));
     break;
   }
   case Cell::Gru: {
@@ -211,7 +213,7 @@ Kernel buildRecurrentStep(Cell cell, int64_t batch, int64_t hidden, bool hasBias
   if (hasBias)
     constrainDense(b, {gateRows});
 
-  scheduleStep(step, hh, k, G, hidden, batch, t);
+  scheduleStep(step, hh, k, cellState, G, hidden, batch, t);
 
   std::vector<ImageParam> inputs{xproj, hPrev};
   if (lstm)
