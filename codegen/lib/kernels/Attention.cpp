@@ -91,6 +91,13 @@ Kernel buildAttention(const Shape &q, const Shape &k, const Shape &v, bool causa
   // instead of once per tile. With `causal`, every per-tile loop over keys
   // ends at the tile's last visible key, which roughly halves the work of
   // causal self-attention (masked keys inside that range cost a select).
+  //   Measured, Tq = Tk = 128, d = dv = 64, AVX-512 host (shared 2-core VM,
+  //   best of 30), us per call, 1 -> 2 threads: B=1 36 (causal 28), no gain
+  //   from a second thread; B=8 294 -> 180 (causal 237 -> 150); B=32
+  //   1342 -> 825 (causal 1080 -> 671). 1 thread runs at ~115 GFLOP/s
+  //   counting both products, close to the FMA peak. Storing the max/sum
+  //   partials with the query row innermost (strided) instead took B=1 from
+  //   36 to 55 us (64 causal).
   const int lanesJ = static_cast<int>(std::min<int64_t>(Tk, vec));
   const int blockJ = Tk >= 2 * vec ? 2 * vec : lanesJ;
   const int lanesC = static_cast<int>(std::min<int64_t>(dv, vec));

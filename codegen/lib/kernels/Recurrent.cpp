@@ -3,6 +3,8 @@
 #include "SequenceKernels.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -44,10 +46,11 @@ Expr tanhOf(const Expr &x) {
 // first's), so that one gets its strides only (withBounds = false).
 void constrainRows(OutputImageParam p, int64_t rows, int64_t width, int64_t rowStride,
                    const char *what, bool withBounds = true) {
-  if (rowStride < width)
+  if (rowStride < width || rowStride > std::numeric_limits<int32_t>::max())
     throw std::invalid_argument(std::string("dnnc kernels: recurrent step ") + what +
                                 " row stride " + std::to_string(rowStride) +
-                                " is smaller than its row width " + std::to_string(width));
+                                " must lie between its row width " + std::to_string(width) +
+                                " and 2^31-1");
   p.dim(0).set_stride(1);
   p.dim(1).set_stride(static_cast<int>(rowStride));
   if (!withBounds)
@@ -83,15 +86,24 @@ int powerOfTwoDivisor(int extent, int limit) {
 //
 // Register blocks: AVX-512 Tj=4 x Tn=4 (16 accumulators + 8 operands of 32
 // registers); AVX2 Tj=2 x Tn=3 (6 + 5 of 16). A dynamic batch specializes
-// Tn = 4 / 2 / 1 (AVX2 3 / 2 / 1) by N, so that batch 2 or 3 does not stream
-// the weights once per row; the hh/part schedule is shared by the branches
-// and unrolls whatever block the branch gives it.
-//   Measured, 1 thread, H=256, AVX-512 host (shared 2-core VM, the best of 30
-//   runs; the batch-1 LSTM varied 8-21 us/step with the physical placement of
-//   its 1 MB weight, i.e. L2 set conflicts): gate-major blocks of 4 adjacent
-//   rows beat unit-major blocks (1 unit x 4 gates = 4 streams 256 KB apart)
-//   at batch 32: LSTM 231 vs 255 us, GRU 143 vs 174 us, RNN 46 vs 53 us; at
-//   batch 1 both ~5.6 us (GRU) / ~2 us (RNN). Tj=8 at batch 1 was slower.
+// Tn = 4 / 3 / 2 / 1 (AVX2 3 / 2 / 1) by N, so that a batch of 2 or 3 does not
+// stream the weights once per row; the hh/part schedule is shared by the
+// branches and unrolls whatever block the branch gives it.
+//   Measured, H=256, dynamic batch, AVX-512 host (2-core VM shared with other
+//   jobs: best of 30 runs of 20-420 steps, 64-byte aligned buffers), us/step
+//   with 1 -> 2 threads:
+//     batch 1:  LSTM 8.3 -> 6.2, GRU 6.0 -> 4.7, RNN 1.8 -> 1.8 (one task);
+//     batch 4:  LSTM 21.0 -> 14.4, GRU 15.8 -> 10.7, RNN 5.0 -> 4.2;
+//     batch 32: LSTM 177 -> 111, GRU 130 -> 81, RNN 40 -> 27
+//   i.e. ~65 GFLOP/s at batch 1 (w_hh streamed from L2) and ~95-107 GFLOP/s
+//   per thread from batch 4 on. Unit-major blocks (1 unit x 4 gates) and
+//   longer batch blocks per tile (8-32 rows, weights reused from L1) were
+//   within noise of this schedule. A w_hh that is not 64-byte aligned made
+//   the batch-1 LSTM 1.7x slower (every load splits two cache lines); the
+//   dnnc runtime aligns its weights to 64 bytes. Task size at batch 1 with 2
+//   threads (static batch): 64K-MAC tasks (4 for the LSTM) 5.3 us/step vs
+//   16K (16 tasks) 6.1 us; the RNN's 64K MACs as one task 1.8 us vs 4 tasks
+//   2.4 us (waking the second thread costs more than it saves).
 void scheduleStep(Func step, Func hh, RDom k, Func cellState, int G, int64_t hidden,
                   int64_t batch, const Target &t) {
   const int vec = t.natural_vector_size<float>();

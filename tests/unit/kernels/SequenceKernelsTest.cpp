@@ -187,11 +187,12 @@ void checkSequence(const SequenceCase &c, unsigned seed) {
     expectClose(cN, ref.cN);
 }
 
-// Every cell on: H = 7 (smaller than a vector, odd), H = 64 (4 vectors at
-// AVX-512), H = 37 (a partial tile and a partial reduction chunk); batch 1, 3
-// (fewer rows than the 4-row register block) and 5 (one block plus an
-// overlapping one); static and dynamic batch; with and without bias and
-// initial state; forward and reverse.
+// Every cell on: H = 7 (smaller than a vector, odd), H = 16 (one AVX-512
+// vector), H = 64 (4 vectors), H = 37 (a partial tile and a partial reduction
+// chunk); batch 1, 2, 3 (each a block size of the dynamic-batch
+// specializations) and 5 (a 4-row block plus an overlapping one); static and
+// dynamic batch; with and without bias and initial state; forward and
+// reverse.
 TEST(RecurrentStepKernel, MatchesReferenceLayer) {
   const Cell cells[] = {Cell::RnnTanh, Cell::RnnRelu, Cell::Lstm, Cell::Gru};
   unsigned seed = 100;
@@ -203,6 +204,7 @@ TEST(RecurrentStepKernel, MatchesReferenceLayer) {
         {cell, 5, 64, 11, 4, true, true, true, true},
         {cell, 1, 64, 2, 3, false, false, false, false},
         {cell, 3, 37, 4, 3, true, false, true, true},
+        {cell, 2, 16, 3, 3, true, true, true, true},
     };
     for (const SequenceCase &c : cases) {
       guarded(testing::Message() << cellName(cell) << " N=" << c.n << " H=" << c.hidden
