@@ -9,8 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 
@@ -250,12 +253,32 @@ TEST(RecurrentStepKernel, LstmStepCompilesToObject) {
   fs::create_directories(dir);
   Kernel k = buildRecurrentStep(Cell::Lstm, kDynamic, 16, true, {10 * 64, 16, 16, 10 * 16, 16},
                                 host());
-  EXPECT_EQ(k.arguments.size(), 5u);
-  EXPECT_EQ(k.pipeline.outputs().size(), 1u); // one Func with a (h, c) Tuple
-  const fs::path obj = dir / "lstm_step.o";
+  std::vector<std::string> names;
+  for (const Halide::Argument &a : k.arguments)
+    names.push_back(a.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"xproj", "h_prev", "c_prev", "w_hh", "b_hh"}));
+  ASSERT_EQ(k.pipeline.outputs().size(), 1u); // one Func with a (h, c) Tuple
+  std::vector<Halide::OutputImageParam> outs = k.pipeline.outputs()[0].output_buffers();
+  ASSERT_EQ(outs.size(), 2u);
+  const fs::path obj = dir / "lstm_step.o", header = dir / "lstm_step.h";
   Halide::Target t = host().with_feature(Halide::Target::NoRuntime);
   ASSERT_NO_THROW(k.pipeline.compile_to_object(obj.string(), k.arguments, "dnnc_lstm_step", t));
   EXPECT_GT(fs::file_size(obj), 0u);
+  // The C signature lists h_t ("<step>.0") before c_t ("<step>.1"), after b_hh.
+  ASSERT_NO_THROW(k.pipeline.compile_to_header(header.string(), k.arguments, "dnnc_lstm_step", t));
+  std::ifstream in(header);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto cName = [](std::string s) {
+    std::replace(s.begin(), s.end(), '.', '_');
+    return "_" + s + "_buffer";
+  };
+  const size_t bias = text.find("_b_hh_buffer"), h = text.find(cName(outs[0].name())),
+               c = text.find(cName(outs[1].name()));
+  ASSERT_NE(bias, std::string::npos);
+  ASSERT_NE(h, std::string::npos);
+  ASSERT_NE(c, std::string::npos);
+  EXPECT_LT(bias, h);
+  EXPECT_LT(h, c);
   fs::remove_all(dir);
 }
 
