@@ -1,6 +1,7 @@
 //===- Codegen.cpp - kernels + host graph + runtime -> model.so ---------===//
 #include "dnnc/Codegen/Codegen.h"
 #include "HostGraph.h"
+#include "KernelCache.h"
 #include "ModelPlan.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -26,33 +27,52 @@ Location locationOf(ModuleOp module, const KernelCall &call) {
   return call.op ? call.op->getLoc() : module.getLoc();
 }
 
-/// One object per distinct kernel (calls with equal keys share a symbol).
+/// One object per distinct kernel (calls with equal keys share a symbol),
+/// from the cache when it has it.
 LogicalResult compileKernels(ModuleOp module, const ModelPlan &plan,
                              const Halide::Target &target, const std::string &dir,
-                             std::vector<std::string> &objects) {
+                             KernelCache &cache, std::vector<std::string> &objects) {
   std::set<std::string> compiled;
   for (const KernelCall *callPtr : plan.allCalls()) {
     const KernelCall &call = *callPtr;
     if (!compiled.insert(call.symbol).second)
       continue;
-    std::string path = dir + "/" + call.symbol + ".o";
-    try {
-      kernels::Kernel kernel = call.build(target);
-      kernel.pipeline.compile_to_object(path, kernel.arguments, call.symbol, target);
-    } catch (const Halide::Error &e) {
-      return emitError(locationOf(module, call))
-             << "internal error while generating the kernel: " << e.what();
-    } catch (const std::exception &e) {
-      return emitError(locationOf(module, call)) << e.what();
-    }
-    objects.push_back(path);
+    std::string error;
+    std::string object = cache.object(
+        call.key + "|" + call.symbol, dir + "/" + call.symbol + ".o",
+        [&](const std::string &path, std::string &message) {
+          try {
+            kernels::Kernel kernel = call.build(target);
+            kernel.pipeline.compile_to_object(path, kernel.arguments, call.symbol, target);
+            return true;
+          } catch (const Halide::Error &e) {
+            message = std::string("internal error while generating the kernel: ") + e.what();
+          } catch (const std::exception &e) {
+            message = e.what();
+          }
+          return false;
+        },
+        error);
+    if (object.empty())
+      return emitError(locationOf(module, call)) << error;
+    objects.push_back(object);
   }
-  std::string runtime = dir + "/halide_runtime.o";
-  try {
-    Halide::compile_standalone_runtime(runtime, target.without_feature(Halide::Target::NoRuntime));
-  } catch (const std::exception &e) {
-    return emitError(module.getLoc()) << "cannot build the Halide runtime: " << e.what();
-  }
+  std::string error;
+  std::string runtime = cache.object(
+      "halide-runtime", dir + "/halide_runtime.o",
+      [&](const std::string &path, std::string &message) {
+        try {
+          Halide::compile_standalone_runtime(path,
+                                             target.without_feature(Halide::Target::NoRuntime));
+          return true;
+        } catch (const std::exception &e) {
+          message = std::string("cannot build the Halide runtime: ") + e.what();
+        }
+        return false;
+      },
+      error);
+  if (runtime.empty())
+    return emitError(module.getLoc()) << error;
   objects.push_back(runtime);
   return success();
 }
@@ -145,8 +165,9 @@ LogicalResult dnnc::codegen::compileModel(ModuleOp module, const Options &option
   });
 
   Halide::Target target = Halide::get_host_target().with_feature(Halide::Target::NoRuntime);
+  KernelCache cache(options.cacheDir, executableHash() + "|" + target.to_string());
   std::vector<std::string> objects;
-  if (failed(compileKernels(module, *plan, target, dir, objects)))
+  if (failed(compileKernels(module, *plan, target, dir, cache, objects)))
     return failure();
   std::string hostObject = dir + "/host_graph.o";
   if (failed(compileHostGraph(module, *plan, hostObject)))
@@ -164,6 +185,8 @@ LogicalResult dnnc::codegen::compileModel(ModuleOp module, const Options &option
   }
   return success();
 }
+
+std::string dnnc::codegen::defaultCacheDirectory() { return KernelCache::defaultDirectory(); }
 
 LogicalResult dnnc::codegen::printHostLLVMIR(ModuleOp module, llvm::raw_ostream &os) {
   FailureOr<ModelPlan> plan = planModel(module);

@@ -340,7 +340,7 @@ LogicalResult dnnc::codegen::lowerElementwiseOp(Operation *op, LoweringContext &
 }
 
 LogicalResult dnnc::codegen::lowerOp(Operation *op, LoweringContext &ctx) {
-  for (auto family : {lowerLinearOp, lowerElementwiseOp, lowerShapeOp}) {
+  for (auto family : {lowerLinearOp, lowerElementwiseOp, lowerShapeOp, lowerSequenceOp}) {
     bool handled = false;
     if (failed(family(op, ctx, handled)))
       return failure();

@@ -49,11 +49,13 @@ mlir::LogicalResult lowerOp(mlir::Operation *op, LoweringContext &ctx);
 void lowerCopy(LoweringContext &ctx, const TensorRef &from, const TensorRef &to);
 
 // Families, called by lowerOp: LowerOps.cpp (dense, conv, pooling,
-// normalization, elementwise), LowerShapeOps.cpp (data movement).
+// normalization, elementwise), LowerShapeOps.cpp (data movement),
+// LowerSequenceOps.cpp (recurrent layers, attention).
 mlir::LogicalResult lowerLinearOp(mlir::Operation *op, LoweringContext &ctx, bool &handled);
 mlir::LogicalResult lowerElementwiseOp(mlir::Operation *op, LoweringContext &ctx,
                                        bool &handled);
 mlir::LogicalResult lowerShapeOp(mlir::Operation *op, LoweringContext &ctx, bool &handled);
+mlir::LogicalResult lowerSequenceOp(mlir::Operation *op, LoweringContext &ctx, bool &handled);
 
 /// The usual case: one kernel whose args are the op's operands and whose
 /// output is the op's one result.

@@ -1,5 +1,6 @@
 //===- ModelPlan.cpp - call order and liveness-based buffer plan --------===//
 #include "ModelPlan.h"
+#include "KernelCache.h"
 #include "Lowering.h"
 
 #include "dnnc/IR/DnnDialect.h"
@@ -51,16 +52,6 @@ Value viewRoot(Value v) {
     else
       break;
   return v;
-}
-
-std::string symbolFor(int index, StringRef layer) {
-  std::string s = "dnn_k" + std::to_string(index);
-  if (!layer.empty()) {
-    s += "_";
-    for (char c : layer.take_front(48))
-      s += std::isalnum((unsigned char)c) ? c : '_';
-  }
-  return s;
 }
 
 /// First-fit placement among the slots live at one point of the program.
@@ -332,16 +323,15 @@ LogicalResult Planner::run() {
   return success();
 }
 
-/// One symbol per distinct kernel, named after the first layer using it.
+/// One symbol per distinct kernel: the op kind and a hash of the kernel's
+/// key, so a cached object (keyed the same way) always has the right name.
 void assignSymbols(ModelPlan &plan) {
-  std::map<std::string, std::string> symbols;
   for (KernelCall *call : plan.allCalls()) {
-    auto [it, inserted] = symbols.insert({call->key, ""});
-    if (inserted) {
-      StringRef layer = call->op ? dnn::getLayerName(call->op) : StringRef("copy");
-      it->second = symbolFor(symbols.size() - 1, layer);
-    }
-    call->symbol = it->second;
+    std::string kind = call->op ? call->op->getName().stripDialect().str() : "copy";
+    for (char &c : kind)
+      if (!std::isalnum((unsigned char)c))
+        c = '_';
+    call->symbol = "dnn_" + kind + "_" + KernelCache::shortHash(call->key);
   }
 }
 

@@ -1,6 +1,8 @@
 //===- DnnOpsSequence.cpp - shape rules of recurrent and attention ops ---===//
 #include "ShapeRules.h"
 
+#include "llvm/ADT/StringSwitch.h"
+
 using namespace mlir;
 using namespace dnnc::dnn;
 using namespace dnnc::dnn::rules;
@@ -92,6 +94,60 @@ LogicalResult dnnc::dnn::verifyOp(RnnOp op) {
   if (op.getActivation() != "tanh" && op.getActivation() != "relu")
     return op.emitOpError("activation must be \"tanh\" or \"relu\", got \"")
            << op.getActivation() << "\"";
+  return verifyStaticExceptBatch(op);
+}
+
+//===----------------------------------------------------------------------===//
+// recurrence (the hoisted form of rnn, lstm, gru)
+//===----------------------------------------------------------------------===//
+
+/// Gates per step of a `recurrence` cell, 0 for an unknown cell.
+static int64_t gatesOfCell(StringRef cell) {
+  return llvm::StringSwitch<int64_t>(cell)
+      .Case("lstm", 4)
+      .Case("gru", 3)
+      .Cases("rnn_tanh", "rnn_relu", 1)
+      .Default(0);
+}
+
+LogicalResult RecurrenceOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                             ValueRange operands, DictionaryAttr attrs,
+                                             RegionRange regions,
+                                             SmallVectorImpl<Type> &results) {
+  Adaptor op(operands, attrs, regions);
+  StringRef name = "recurrence";
+  int64_t gates = op.getCellAttr() ? gatesOfCell(op.getCellAttr().getValue()) : 0;
+  if (gates == 0)
+    return emitOptionalError(loc, name, ": cell must be lstm, gru, rnn_tanh or rnn_relu");
+  if (failed(checkRank(loc, name, "xproj", op.getXproj(), 3, "[N, T, gates * hidden]")) ||
+      failed(checkRank(loc, name, "w_hh", op.getWHh(), 2, "[gates * hidden, hidden]")))
+    return failure();
+  auto x = shapeOf(op.getXproj()), wHh = shapeOf(op.getWHh());
+  int64_t hidden = wHh[1];
+  if (wHh[0] != gates * hidden || x[2] != gates * hidden)
+    return emitOptionalError(loc, name, ": xproj ", formatShape(x), " and w_hh ",
+                             formatShape(wHh), " must be [N, T, ", gates, " * hidden] and [",
+                             gates, " * hidden, hidden]");
+  if (op.getBHh() && failed(checkVector(loc, name, "b_hh", op.getBHh(), gates * hidden)))
+    return failure();
+  if ((bool)op.getC0() && gates != 4)
+    return emitOptionalError(loc, name, ": only an lstm cell has c0");
+  for (Value state : {op.getH0(), op.getC0()})
+    if (state && shapeOf(state) != ArrayRef<int64_t>{x[0], hidden})
+      return emitOptionalError(loc, name, ": initial states must be ",
+                               formatShape({x[0], hidden}));
+  bool sequences = op.getReturnSequencesAttr() && op.getReturnSequencesAttr().getValue();
+  results.push_back(sequences ? tensorOf(ctx, {x[0], x[1], hidden})
+                              : tensorOf(ctx, {x[0], hidden}));
+  results.push_back(tensorOf(ctx, {x[0], hidden}));
+  if (gates == 4)
+    results.push_back(tensorOf(ctx, {x[0], hidden}));
+  return success();
+}
+
+LogicalResult dnnc::dnn::verifyOp(RecurrenceOp op) {
+  if (op.getUnroll() < 1)
+    return op.emitOpError("unroll must be >= 1, got ") << op.getUnroll();
   return verifyStaticExceptBatch(op);
 }
 

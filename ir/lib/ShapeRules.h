@@ -60,6 +60,7 @@ mlir::LogicalResult verifyOp(SplitOp op);
 mlir::LogicalResult verifyOp(LstmOp op);
 mlir::LogicalResult verifyOp(GruOp op);
 mlir::LogicalResult verifyOp(RnnOp op);
+mlir::LogicalResult verifyOp(RecurrenceOp op);
 mlir::LogicalResult verifyOp(MultiHeadAttentionOp op);
 mlir::LogicalResult verifyOp(Conv1dOp op);
 mlir::LogicalResult verifyOp(ConvTranspose2dOp op);

@@ -71,6 +71,13 @@ cl::opt<bool> summary("summary",
                       cl::desc("Print a per-layer table (ops, output shape, parameters, "
                                "FLOPs) and exit"),
                       cl::cat(category));
+cl::opt<std::string> cacheDir(
+    "cache-dir",
+    cl::desc("Keep compiled kernels here and reuse them (default: $DNNC_CACHE_DIR, else "
+             "~/.cache/dnnc)"),
+    cl::value_desc("dir"), cl::cat(category));
+cl::opt<bool> noCache("no-cache", cl::desc("Compile every kernel, without the kernel cache"),
+                      cl::cat(category));
 cl::opt<std::string> workDir("work-dir", cl::desc("Keep the generated object files here"),
                              cl::value_desc("dir"), cl::cat(category));
 
@@ -198,6 +205,9 @@ int main(int argc, char **argv) {
   }
   options.target = target;
   options.workDir = workDir;
+  options.cacheDir = noCache ? std::string()
+                     : cacheDir.getNumOccurrences() ? cacheDir.getValue()
+                                                    : dnnc::codegen::defaultCacheDirectory();
   options.runtimeLibrary = runtimeLibraryPath(argv[0]);
   return failed(dnnc::codegen::compileModel(*module, options)) ? 1 : 0;
 }

@@ -189,6 +189,17 @@ Kernel buildUpsample2d(const Shape &x, int scaleH, int scaleW, UpsampleMode mode
                        const Shape &out, const Halide::Target &t);
 
 // ---------------------------------------------------------------------------
+// Copies and fills (Copy.cpp).
+
+// args: x, a tensor of `shape` with IR-order element strides srcStrides; the
+// output has the same shape with strides dstStrides (slices of bigger
+// tensors, e.g. one time step of [N, T, H] as [N, H] with row stride T*H).
+Kernel buildStridedCopy(const Shape &shape, const std::vector<int64_t> &srcStrides,
+                        const std::vector<int64_t> &dstStrides, const Halide::Target &t);
+// No args; the dense output of `shape` is `value` everywhere.
+Kernel buildFill(const Shape &shape, float value, const Halide::Target &t);
+
+// ---------------------------------------------------------------------------
 // Internal helpers shared by the kernel sources (not part of the API).
 namespace detail {
 

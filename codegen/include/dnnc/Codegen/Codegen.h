@@ -16,7 +16,12 @@ struct Options {
   std::string target = "host"; // host (the CPU dnnc runs on) or cuda
   std::string workDir;         // keep objects here; empty: a temporary folder
   std::string runtimeLibrary;  // libdnnrt.a, linked into every model.so
+  std::string cacheDir;        // compiled kernels kept here; empty: no cache
 };
+
+/// Where kernels are cached unless told otherwise ($DNNC_CACHE_DIR, else the
+/// user's cache folder).
+std::string defaultCacheDirectory();
 
 /// Compiles the module's one dnn function: a Halide kernel per op, the host
 /// graph through the LLVM dialect, linked with the runtime into a .so.

@@ -420,6 +420,30 @@ def Dnn_RnnOp : Dnn_RecurrentOp<"rnn", "Elman RNN layer: h' = act(W_ih x + b_ih 
   }];
 }
 
+def Dnn_RecurrenceOp : Dnn_Op<"recurrence", [NoSideEffect, AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "the recurrent part of an rnn, lstm or gru layer whose input projection is hoisted";
+  let description = [{
+    Made by dnn-unroll-recurrence: `xproj` [N, T, G*H] holds x W_ih^T + b_ih
+    of every time step (one GEMM before the loop), so each step only computes
+    h W_hh^T + b_hh and the gates of `cell` (lstm, gru, rnn_tanh, rnn_relu).
+    The host loop runs `unroll` steps per iteration (T: fully unrolled).
+    Results as the layer ops': the sequence or final state, h_n, c_n (LSTM).
+  }];
+  let arguments = (ins Dnn_Tensor:$xproj, Dnn_Tensor:$w_hh, Optional<Dnn_Tensor>:$b_hh,
+                   Optional<Dnn_Tensor>:$h0, Optional<Dnn_Tensor>:$c0,
+                   StrAttr:$cell,
+                   DefaultValuedAttr<BoolAttr, "false">:$reverse,
+                   DefaultValuedAttr<BoolAttr, "false">:$return_sequences,
+                   DefaultValuedAttr<I64Attr, "1">:$unroll);
+  let results = (outs Dnn_Tensor:$result, Dnn_Tensor:$h_n, Optional<Dnn_Tensor>:$c_n);
+  let assemblyFormat = [{
+    $xproj `,` $w_hh (`bias` `(` $b_hh^ `)`)? (`h0` `(` $h0^ `)`)? (`c0` `(` $c0^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let verifier = [{ return verifyOp(*this); }];
+}
+
 //===----------------------------------------------------------------------===//
 // Attention
 //===----------------------------------------------------------------------===//
