@@ -27,13 +27,15 @@ TEST_P(ModelsVsReference, Batch1And7) {
 
 INSTANTIATE_TEST_SUITE_P(Examples, ModelsVsReference,
                          ::testing::Values("xor", "mnist_mlp", "mnist_cnn", "tiny_resnet",
-                                           "lenet5"),
+                                           "lenet5", "conv_autoencoder", "lstm_classifier",
+                                           "gru_regressor", "seq2seq_attention",
+                                           "transformer_encoder"),
                          [](const ::testing::TestParamInfo<std::string> &info) {
                            return info.param;
                          });
 
-// 224x224 models: the double-precision reference takes seconds per image, so
-// they run at batch 1 and 2 only.
+// Big models (224x224 classifiers, U-Net, DCGAN): the double-precision
+// reference takes seconds per image, so they run at batch 1 and 2 only.
 class LargeModelsVsReference : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LargeModelsVsReference, Batch1And2) {
@@ -45,7 +47,8 @@ TEST_P(LargeModelsVsReference, Batch1And2) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Large, LargeModelsVsReference,
-                         ::testing::Values("resnet18", "alexnet"),
+                         ::testing::Values("resnet18", "alexnet", "mobilenet_v2", "unet_small",
+                                           "dcgan_generator", "dcgan_discriminator"),
                          [](const ::testing::TestParamInfo<std::string> &info) {
                            return info.param;
                          });

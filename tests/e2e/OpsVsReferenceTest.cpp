@@ -214,6 +214,8 @@ struct OpTest {
   const char *flags;
 };
 
+void PrintTo(const OpTest &t, std::ostream *os) { *os << t.c->name << " " << t.flags; }
+
 class OpsVsReference : public ::testing::TestWithParam<OpTest> {};
 
 TEST_P(OpsVsReference, Batch1And3) {
