@@ -113,13 +113,16 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
     bool bias = (bool)dense.getBias();
     auto act = activationSpec(dense.getActivation(), dense.getAlpha().convertToFloat());
     // Every row of the last dim: [N, T, F] runs as [N*T, F].
+    bool residual = (bool)dense.getResidual();
     TensorRef x = rowsView(ctx.operand(0), 2), out = rowsView(ctx.result(0), 2);
     std::vector<TensorRef> args{x, ctx.operand(1)};
     if (bias)
       args.push_back(ctx.operand(2));
+    if (residual)
+      args.push_back(rowsView(ctx.operand(bias ? 3 : 2), 2));
     ctx.call("main",
              [=](const Halide::Target &t) {
-               return k::buildDense(x.shape, args[1].shape, bias, act, out.shape, t);
+               return k::buildDense(x.shape, args[1].shape, bias, act, out.shape, t, residual);
              },
              args, {out});
     return success();
@@ -136,11 +139,12 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
     return success();
   }
   if (auto conv = dyn_cast<dnn::Conv2dOp>(op)) {
-    bool bias = (bool)conv.getBias();
+    bool bias = (bool)conv.getBias(), residual = (bool)conv.getResidual();
     auto attrs = convAttrs(dnn::getWindow(conv), conv.getGroups());
     auto act = activationSpec(conv.getActivation(), conv.getAlpha().convertToFloat());
     callOnOperands(ctx, [=](const auto &args, const TensorRef &out, const Halide::Target &t) {
-      return k::buildConv2d(args[0].shape, args[1].shape, bias, attrs, act, out.shape, t);
+      return k::buildConv2d(args[0].shape, args[1].shape, bias, attrs, act, out.shape, t,
+                            residual);
     });
     return success();
   }

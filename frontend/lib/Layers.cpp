@@ -128,9 +128,10 @@ Values dnnc::frontend::buildDense(LayerContext &ctx, const Attrs &attrs) {
   }
   int64_t units = attrs.getInt("units", 1);
   SmallVector<Value, 3> operands{ctx.inputs[0], ctx.weight("weight", {units, in.back()})};
-  if (attrs.getBool("bias", true))
+  bool bias = attrs.getBool("bias", true);
+  if (bias)
     operands.push_back(ctx.weight("bias", {units}));
-  SmallVector<NamedAttribute, 2> named;
+  SmallVector<NamedAttribute, 3> named{segmentSizes(b, {1, 1, bias ? 1 : 0, 0})};
   bool softmax = addActivation(b, attrs, named);
   return one(finishActivation(ctx, buildOp<dnn::DenseOp>(ctx, operands, named), softmax, -1));
 }
@@ -154,9 +155,11 @@ Values dnnc::frontend::buildConv2d(LayerContext &ctx, const Attrs &attrs) {
   SmallVector<Value, 3> operands{
       ctx.inputs[0],
       ctx.weight("weight", {filters, in[1] / groups, kernel.first, kernel.second})};
-  if (attrs.getBool("bias", true))
+  bool bias = attrs.getBool("bias", true);
+  if (bias)
     operands.push_back(ctx.weight("bias", {filters}));
   SmallVector<NamedAttribute, 8> named{
+      segmentSizes(b, {1, 1, bias ? 1 : 0, 0}),
       b.getNamedAttr("strides", b.getI64ArrayAttr({stride.first, stride.second})),
       b.getNamedAttr("padding", b.getI64ArrayAttr(padding)),
       b.getNamedAttr("dilations", b.getI64ArrayAttr({dilation.first, dilation.second})),

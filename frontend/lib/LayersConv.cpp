@@ -81,10 +81,12 @@ Values dnnc::frontend::buildDepthwiseConv2d(LayerContext &ctx, const Attrs &attr
   auto padding = resolvePadding(attrs.get("padding"), in, kernel, stride, dilation);
   SmallVector<Value, 3> operands{
       ctx.inputs[0], ctx.weight("weight", {channels, 1, kernel.first, kernel.second})};
-  if (attrs.getBool("bias", true))
+  bool bias = attrs.getBool("bias", true);
+  if (bias)
     operands.push_back(ctx.weight("bias", {channels}));
   auto named = windowAttrs(b, {stride.first, stride.second}, padding,
                            {dilation.first, dilation.second});
+  named.push_back(segmentSizes(b, {1, 1, bias ? 1 : 0, 0}));
   named.push_back(b.getNamedAttr("groups", b.getI64IntegerAttr(in[1])));
   bool softmax = addActivation(b, attrs, named);
   return one(finishActivation(ctx, buildOp<dnn::Conv2dOp>(ctx, operands, named), softmax, 1));

@@ -1,6 +1,7 @@
 //===- DnnDialect.cpp - dnn dialect registration and helpers ------------===//
 #include "dnnc/IR/DnnDialect.h"
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/Location.h"
 
 using namespace mlir;
@@ -42,4 +43,23 @@ llvm::ArrayRef<llvm::StringRef> dnnc::dnn::fusableActivations() {
                                           "leaky_relu", "relu6", "elu", "softplus",
                                           "mish", "gelu", "gelu_tanh", "sign"};
   return names;
+}
+
+llvm::SmallVector<Value, 8> dnnc::dnn::present(llvm::ArrayRef<Value> operands) {
+  llvm::SmallVector<Value, 8> out;
+  for (Value v : operands)
+    if (v)
+      out.push_back(v);
+  return out;
+}
+
+llvm::SmallVector<NamedAttribute, 8> dnnc::dnn::withSegments(Builder &b,
+                                                             llvm::ArrayRef<Value> operands,
+                                                             llvm::ArrayRef<NamedAttribute> attrs) {
+  llvm::SmallVector<int32_t, 8> sizes;
+  for (Value v : operands)
+    sizes.push_back(v ? 1 : 0);
+  llvm::SmallVector<NamedAttribute, 8> out(attrs.begin(), attrs.end());
+  out.push_back(b.getNamedAttr("operand_segment_sizes", b.getI32VectorAttr(sizes)));
+  return out;
 }

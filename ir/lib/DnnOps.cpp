@@ -57,6 +57,9 @@ LogicalResult DenseOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc
     return failure();
   SmallVector<int64_t, 4> shape(x.begin(), x.end());
   shape.back() = w[0];
+  if (op.getResidual() && shapeOf(op.getResidual()) != ArrayRef<int64_t>(shape))
+    return emitOptionalError(loc, "dense: residual ", formatShape(shapeOf(op.getResidual())),
+                             " must have the result's shape ", formatShape(shape));
   results.push_back(tensorOf(ctx, shape));
   return success();
 }
@@ -104,7 +107,11 @@ LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> lo
       failed(windowExtent(loc, "conv2d", "width", x[3], w[3], strides[1],
                           padding[1], padding[3], dilations[1], ow)))
     return failure();
-  results.push_back(tensorOf(ctx, {x[0], w[0], oh, ow}));
+  SmallVector<int64_t, 4> shape{x[0], w[0], oh, ow};
+  if (op.getResidual() && shapeOf(op.getResidual()) != ArrayRef<int64_t>(shape))
+    return emitOptionalError(loc, "conv2d: residual ", formatShape(shapeOf(op.getResidual())),
+                             " must have the result's shape ", formatShape(shape));
+  results.push_back(tensorOf(ctx, shape));
   return success();
 }
 

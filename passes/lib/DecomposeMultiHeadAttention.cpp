@@ -69,13 +69,8 @@ private:
   }
 
   Value dense(Value x, Value w, Value bias) {
-    auto xs = shapeOf(x);
-    SmallVector<int64_t, 4> shape(xs.begin(), xs.end());
-    shape.back() = shapeOf(w)[0];
-    SmallVector<Value, 3> operands{x, w};
-    if (bias)
-      operands.push_back(bias);
-    return b.create<dnn::DenseOp>(loc, tensorOf(b, shape), operands);
+    Value operands[] = {x, w, bias, Value()};
+    return b.create<dnn::DenseOp>(loc, dnn::present(operands), dnn::withSegments(b, operands));
   }
 
   /// [N, T, E] -> [N, heads, T, E / heads].

@@ -171,7 +171,7 @@ void scheduleChannel(ConvFuncs &f, const ConvGeom &g, const Target &t) {
 } // namespace
 
 Kernel buildConv2d(const Shape &x, const Shape &weight, bool hasBias, const Conv2dAttrs &a,
-                   ActivationSpec act, const Shape &out, const Target &t) {
+                   ActivationSpec act, const Shape &out, const Target &t, bool hasResidual) {
   requireCpuTarget(t, "conv2d");
   checkShape(x, 4, "conv2d input");
   checkShape(weight, 4, "conv2d weight");
@@ -203,7 +203,8 @@ Kernel buildConv2d(const Shape &x, const Shape &weight, bool hasBias, const Conv
   checkSameShape({g.N, g.O, g.OH, g.OW}, out, "conv2d result");
   g.padded = a.padTop || a.padLeft || a.padBottom || a.padRight;
 
-  ImageParam in(Float(32), 4, "x"), w(Float(32), 4, "weight"), b(Float(32), 1, "bias");
+  ImageParam in(Float(32), 4, "x"), w(Float(32), 4, "weight"), b(Float(32), 1, "bias"),
+      res(Float(32), 4, "residual");
   Var ox("ox"), oy("oy"), co("co"), n("n"), i("i"), j("j"), c("c");
 
   // Algorithm.
@@ -221,12 +222,19 @@ Kernel buildConv2d(const Shape &x, const Shape &weight, bool hasBias, const Conv
   f.conv(ox, oy, co, n) +=
       w(r.x, r.y, r.z, co) * f.input(ox * a.strideW + r.x * a.dilationW - a.padLeft,
                                      oy * a.strideH + r.y * a.dilationH - a.padTop, cin, n);
-  f.y(ox, oy, co, n) = applyActivation(f.conv(ox, oy, co, n), act);
+  // The residual add of a fused residual block happens in the epilogue, on
+  // the accumulators still in registers.
+  Expr sum = f.conv(ox, oy, co, n);
+  if (hasResidual)
+    sum += res(ox, oy, co, n);
+  f.y(ox, oy, co, n) = applyActivation(sum, act);
 
   constrainDense(in, x);
   constrainDense(w, weight);
   if (hasBias)
     constrainDense(b, {g.O});
+  if (hasResidual)
+    constrainDense(res, out);
   constrainDense(f.y.output_buffer(), out);
 
   // Schedule choice (measured, see the schedule comments): vectorizing along
@@ -243,6 +251,8 @@ Kernel buildConv2d(const Shape &x, const Shape &weight, bool hasBias, const Conv
   std::vector<ImageParam> inputs{in, w};
   if (hasBias)
     inputs.push_back(b);
+  if (hasResidual)
+    inputs.push_back(res);
   return makeKernel(f.y, inputs);
 }
 

@@ -75,7 +75,7 @@ void scheduleDense(Func y, Func acc, RDom k, int64_t in, int64_t units, int64_t 
 } // namespace
 
 Kernel buildDense(const Shape &x, const Shape &weight, bool hasBias, ActivationSpec act,
-                  const Shape &out, const Target &t) {
+                  const Shape &out, const Target &t, bool hasResidual) {
   requireCpuTarget(t, "dense");
   checkShape(x, 2, "dense input");
   checkShape(weight, 2, "dense weight");
@@ -85,7 +85,8 @@ Kernel buildDense(const Shape &x, const Shape &weight, bool hasBias, ActivationS
   checkSameShape({x[0], weight[0]}, out, "dense result");
   const int64_t in = x[1], units = weight[0];
 
-  ImageParam xin(Float(32), 2, "x"), w(Float(32), 2, "weight"), b(Float(32), 1, "bias");
+  ImageParam xin(Float(32), 2, "x"), w(Float(32), 2, "weight"), b(Float(32), 1, "bias"),
+      res(Float(32), 2, "residual");
   Var o("o"), n("n");
   RDom k(0, static_cast<int>(in), "k");
 
@@ -96,6 +97,8 @@ Kernel buildDense(const Shape &x, const Shape &weight, bool hasBias, ActivationS
   Expr v = acc(o, n);
   if (hasBias)
     v += b(o);
+  if (hasResidual)
+    v += res(o, n);
   Func y(funcName("dense"));
   y(o, n) = applyActivation(v, act);
 
@@ -103,6 +106,8 @@ Kernel buildDense(const Shape &x, const Shape &weight, bool hasBias, ActivationS
   constrainDense(w, weight);
   if (hasBias)
     constrainDense(b, {units});
+  if (hasResidual)
+    constrainDense(res, out);
   constrainDense(y.output_buffer(), out);
 
   scheduleDense(y, acc, k, in, units, x[0], t);
@@ -110,6 +115,8 @@ Kernel buildDense(const Shape &x, const Shape &weight, bool hasBias, ActivationS
   std::vector<ImageParam> inputs{xin, w};
   if (hasBias)
     inputs.push_back(b);
+  if (hasResidual)
+    inputs.push_back(res);
   return makeKernel(y, inputs);
 }
 

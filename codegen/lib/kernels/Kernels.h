@@ -73,15 +73,17 @@ struct Pool2dAttrs {
   bool countIncludePad = false; // avg pool: divide by kernelH*kernelW
 };
 
-// args: x [N,in], weight [out,in] (PyTorch layout), bias [out] if hasBias.
-// y = act(x W^T + b); out = [N,out].
+// args: x [N,in], weight [out,in] (PyTorch layout), bias [out] if hasBias,
+// residual [N,out] if hasResidual. y = act(x W^T + b + residual); out = [N,out].
 Kernel buildDense(const Shape &x, const Shape &weight, bool hasBias, ActivationSpec act,
-                  const Shape &out, const Halide::Target &t);
+                  const Shape &out, const Halide::Target &t, bool hasResidual = false);
 
-// args: x [N,C,H,W], weight [O,C/groups,KH,KW], bias [O] if hasBias.
-// Zero padding; out [N,O,OH,OW] with OH = (H+pt+pb-dh*(KH-1)-1)/sh + 1.
+// args: x [N,C,H,W], weight [O,C/groups,KH,KW], bias [O] if hasBias,
+// residual [N,O,OH,OW] if hasResidual. Zero padding; y = act(conv + b +
+// residual), out [N,O,OH,OW] with OH = (H+pt+pb-dh*(KH-1)-1)/sh + 1.
 Kernel buildConv2d(const Shape &x, const Shape &weight, bool hasBias, const Conv2dAttrs &a,
-                   ActivationSpec act, const Shape &out, const Halide::Target &t);
+                   ActivationSpec act, const Shape &out, const Halide::Target &t,
+                   bool hasResidual = false);
 
 // args: x [N,C,H,W]. Padding never wins (windows must hold an in-bounds
 // element).

@@ -592,3 +592,35 @@ TEST(KernelApi, CompileToObjectWithoutRuntime) {
 }
 
 } // namespace
+
+namespace {
+
+// A fused residual add (dnn-fuse-epilogue): act(op + b + residual).
+TEST(FusedEpilogue, DenseAndConvWithResidual) {
+  guarded(testing::Message() << "dense residual", [&] {
+    dnnref::Tensor x = randomTensor({5, 13}, 1), w = randomTensor({7, 13}, 2),
+                   b = randomTensor({7}, 3), r = randomTensor({5, 7}, 4);
+    Kernel k = buildDense({kDynamic, 13}, {7, 13}, true, {Activation::Relu},
+                          {kDynamic, 7}, host(), /*hasResidual=*/true);
+    expectClose(run(k, {&x, &w, &b, &r}, {5, 7}),
+                dnnref::relu(dnnref::add(dnnref::dense(x, w, &b), r)));
+  });
+  for (bool channelSchedule : {false, true}) {
+    guarded(testing::Message() << "conv residual channel=" << channelSchedule, [&] {
+      // 5x5 maps take the channel-vectorized schedule, 16x16 the spatial one.
+      int64_t side = channelSchedule ? 5 : 16, o = channelSchedule ? 32 : 8;
+      dnnref::Tensor x = randomTensor({2, 3, side, side}, 5), w = randomTensor({o, 3, 3, 3}, 6),
+                     r = randomTensor({2, o, side, side}, 7);
+      Conv2dAttrs a;
+      a.padTop = a.padLeft = a.padBottom = a.padRight = 1;
+      Kernel k = buildConv2d({kDynamic, 3, side, side}, w.shape, false, a, {Activation::Relu6},
+                             {kDynamic, o, side, side}, host(), /*hasResidual=*/true);
+      dnnref::Conv2dParams p;
+      p.padTop = p.padLeft = p.padBottom = p.padRight = 1;
+      expectClose(run(k, {&x, &w, &r}, {2, o, side, side}),
+                  dnnref::relu6(dnnref::add(dnnref::conv2d(x, w, nullptr, p), r)));
+    });
+  }
+}
+
+} // namespace

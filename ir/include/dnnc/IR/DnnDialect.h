@@ -43,6 +43,14 @@ Window2d getWindow(Conv2dOp op);
 Window2d getWindow(MaxPool2dOp op);
 Window2d getWindow(AvgPool2dOp op);
 
+/// The operands of an op with optional operands (null: absent) and its
+/// `operand_segment_sizes` attribute: build such ops with
+///   b.create<OpT>(loc, present(ops), withSegments(b, ops, attrs)).
+llvm::SmallVector<mlir::Value, 8> present(llvm::ArrayRef<mlir::Value> operands);
+llvm::SmallVector<mlir::NamedAttribute, 8>
+withSegments(mlir::Builder &b, llvm::ArrayRef<mlir::Value> operands,
+             llvm::ArrayRef<mlir::NamedAttribute> attrs = {});
+
 /// Function attribute names for the model's input/output names.
 constexpr const char *kInputNamesAttr = "dnn.input_names";
 constexpr const char *kOutputNamesAttr = "dnn.output_names";

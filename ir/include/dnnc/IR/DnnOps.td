@@ -36,37 +36,42 @@ def Dnn_WeightOp : Dnn_Op<"weight", [NoSideEffect]> {
   let verifier = [{ return verifyOp(*this); }];
 }
 
-def Dnn_DenseOp : Dnn_ShapedOp<"dense"> {
-  let summary = "fully connected layer: y = act(x W^T + b)";
+def Dnn_DenseOp : Dnn_ShapedOp<"dense", [AttrSizedOperandSegments]> {
+  let summary = "fully connected layer: y = act(x W^T + b + residual)";
   let description = [{
     `x` is [N, ..., in] (every row of the last dim, e.g. every time step of
     [N, T, in]), `weight` is [units, in] (PyTorch Linear), `bias` [units];
-    the result is [N, ..., units].
+    the result is [N, ..., units]. `residual`, shaped like the result, is
+    added before the activation (a residual add fused by dnn-fuse-epilogue).
   }];
   let arguments = (ins Dnn_Tensor:$input, Dnn_Tensor:$weight,
-                   Optional<Dnn_Tensor>:$bias,
+                   Optional<Dnn_Tensor>:$bias, Optional<Dnn_Tensor>:$residual,
                    Dnn_ActivationAttr:$activation, Dnn_AlphaAttr:$alpha);
   let results = (outs Dnn_Tensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+    $input `,` $weight (`,` $bias^)? (`residual` `(` $residual^ `)`)? attr-dict `:`
+    functional-type(operands, results)
   }];
 }
 
-def Dnn_Conv2dOp : Dnn_ShapedOp<"conv2d"> {
-  let summary = "2-D convolution (NCHW), with groups and a fused activation";
+def Dnn_Conv2dOp : Dnn_ShapedOp<"conv2d", [AttrSizedOperandSegments]> {
+  let summary = "2-D convolution (NCHW), with groups and a fused epilogue";
   let description = [{
     `weight` is [out, in/groups, kh, kw] (PyTorch Conv2d), `bias` [out].
     `padding` is [top, left, bottom, right]; `strides`, `dilations` are [h, w].
     out = floor((in + pad_before + pad_after - dilation*(k-1) - 1) / stride) + 1.
+    `residual`, shaped like the result, is added before the activation (a
+    residual block's add fused by dnn-fuse-epilogue).
   }];
   let arguments = (ins Dnn_Tensor:$input, Dnn_Tensor:$weight,
-                   Optional<Dnn_Tensor>:$bias,
+                   Optional<Dnn_Tensor>:$bias, Optional<Dnn_Tensor>:$residual,
                    I64ArrayAttr:$strides, I64ArrayAttr:$padding,
                    I64ArrayAttr:$dilations, I64Attr:$groups,
                    Dnn_ActivationAttr:$activation, Dnn_AlphaAttr:$alpha);
   let results = (outs Dnn_Tensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+    $input `,` $weight (`,` $bias^)? (`residual` `(` $residual^ `)`)? attr-dict `:`
+    functional-type(operands, results)
   }];
 }
 
