@@ -252,6 +252,21 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
     });
     return success();
   }
+  if (auto fold = dyn_cast<dnn::FoldBatchNormOp>(op)) {
+    bool bias = (bool)fold.getBias();
+    int axis = fold.getChannelAxis();
+    float eps = fold.getEpsilon().convertToFloat();
+    std::vector<TensorRef> args;
+    for (unsigned i = 0; i < op->getNumOperands(); ++i)
+      args.push_back(ctx.operand(i));
+    TensorRef w = ctx.result(0), b = ctx.result(1);
+    ctx.call("main",
+             [=](const Halide::Target &t) {
+               return k::buildFoldBatchNorm(args[0].shape, axis, bias, eps, t);
+             },
+             args, {w, b});
+    return success();
+  }
   if (auto bn = dyn_cast<dnn::BatchNormOp>(op)) {
     float eps = bn.getEpsilon().convertToFloat();
     callOnOperands(ctx, [=](const auto &args, const TensorRef &out, const Halide::Target &t) {

@@ -31,13 +31,35 @@ LogicalResult dnnc::codegen::lowerShapeOp(Operation *op, LoweringContext &ctx, b
     return success();
   }
   if (auto concat = dyn_cast<dnn::ConcatOp>(op)) {
-    int64_t axisAttr = concat.getAxis();
-    callOnOperands(ctx, [=](const auto &args, const TensorRef &out, const Halide::Target &t) {
-      std::vector<k::Shape> shapes;
-      for (const TensorRef &arg : args)
-        shapes.push_back(arg.shape);
-      return k::buildConcat(shapes, normalizedAxis(axisAttr, out.shape.size()), out.shape, t);
-    });
+    TensorRef out = ctx.result(0);
+    int axis = normalizedAxis(concat.getAxis(), out.shape.size());
+    std::vector<TensorRef> args;
+    for (unsigned i = 0; i < op->getNumOperands(); ++i)
+      args.push_back(ctx.operand(i));
+    if (axis == 0) {
+      // Only weights join along dim 0 (dnn-unroll-recurrence): the kernel
+      // joins them along a leading unit dimension's next axis.
+      for (TensorRef *ref : [&] {
+             std::vector<TensorRef *> all;
+             for (TensorRef &a : args)
+               all.push_back(&a);
+             all.push_back(&out);
+             return all;
+           }()) {
+        std::vector<int64_t> s{1};
+        s.insert(s.end(), ref->shape.begin(), ref->shape.end());
+        *ref = ref->reshaped(s);
+      }
+      axis = 1;
+    }
+    ctx.call("main",
+             [=](const Halide::Target &t) {
+               std::vector<k::Shape> shapes;
+               for (const TensorRef &arg : args)
+                 shapes.push_back(arg.shape);
+               return k::buildConcat(shapes, axis, out.shape, t);
+             },
+             args, {out});
     return success();
   }
   if (auto split = dyn_cast<dnn::SplitOp>(op)) {

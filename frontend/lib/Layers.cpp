@@ -304,6 +304,11 @@ Values dnnc::frontend::buildTranspose(LayerContext &ctx, const Attrs &attrs) {
 
 Values dnnc::frontend::buildConcat(LayerContext &ctx, const Attrs &attrs) {
   OpBuilder &b = ctx.builder;
+  int64_t rank = shapeOf(ctx.inputs[0]).size(), axis = attrs.getInt("axis", -1);
+  if (axis == 0 || axis == -rank) {
+    ctx.error(attrs.get("axis")->loc, "concat cannot join along the batch dimension (axis 0)");
+    return {};
+  }
   return one(buildOp<dnn::ConcatOp>(
       ctx, ctx.inputs, {b.getNamedAttr("axis", b.getI64IntegerAttr(attrs.getInt("axis", -1)))}));
 }

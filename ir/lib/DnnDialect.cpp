@@ -22,6 +22,11 @@ llvm::StringRef dnnc::dnn::getLayerName(Operation *op) {
   return "";
 }
 
+std::string dnnc::dnn::describeLayer(Operation *op) {
+  llvm::StringRef name = getLayerName(op);
+  return name.empty() ? op->getName().stripDialect().str() : "'" + name.str() + "'";
+}
+
 int64_t dnnc::dnn::elementsPerItem(llvm::ArrayRef<int64_t> shape) {
   int64_t count = 1;
   for (int64_t d : shape) {
@@ -32,6 +37,11 @@ int64_t dnnc::dnn::elementsPerItem(llvm::ArrayRef<int64_t> shape) {
     count *= d;
   }
   return count;
+}
+
+llvm::StringRef dnnc::dnn::activationOf(Operation *op) {
+  auto act = op->getAttrOfType<StringAttr>("activation");
+  return act ? act.getValue() : llvm::StringRef("none");
 }
 
 bool dnnc::dnn::isFusableActivation(llvm::StringRef name) {

@@ -212,6 +212,31 @@ OpFoldResult FlattenOp::fold(ArrayRef<Attribute>) {
   return {};
 }
 
+LogicalResult FoldBatchNormOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
+                                                ValueRange operands, DictionaryAttr attrs,
+                                                RegionRange regions,
+                                                SmallVectorImpl<Type> &results) {
+  Adaptor op(operands, attrs, regions);
+  auto w = shapeOf(op.getWeight());
+  int64_t axis = op.getChannelAxisAttr() ? op.getChannelAxisAttr().getInt() : 0;
+  if (axis < 0 || axis >= (int64_t)w.size())
+    return emitOptionalError(loc, "fold_batchnorm: channel_axis ", axis,
+                             " is not a dimension of the weight ", formatShape(w));
+  int64_t channels = w[axis];
+  for (Value v : {op.getBias(), op.getGamma(), op.getBeta(), op.getMean(), op.getVariance()})
+    if (v && failed(checkVector(loc, "fold_batchnorm", "a per-channel parameter", v, channels)))
+      return failure();
+  results.push_back(op.getWeight().getType());
+  results.push_back(tensorOf(ctx, {channels}));
+  return success();
+}
+
+LogicalResult dnnc::dnn::verifyOp(FoldBatchNormOp op) {
+  if (op.getEpsilon().convertToDouble() <= 0.0)
+    return op.emitOpError("epsilon must be > 0");
+  return verifyStaticExceptBatch(op);
+}
+
 LogicalResult DropoutOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,
                                           ValueRange operands, DictionaryAttr attrs,
                                           RegionRange regions,
@@ -413,7 +438,7 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> lo
   int64_t axis;
   if (failed(normalizeAxis(loc, "concat", op.getAxisAttr(), -1, shape.size(), axis)))
     return failure();
-  if (axis == 0)
+  if (axis == 0 && shape[0] == kDyn) // weights (static dim 0) may be joined along it
     return emitOptionalError(loc, "concat: cannot join along the batch dimension");
   for (Value input : op.getInputs().drop_front()) {
     auto other = shapeOf(input);

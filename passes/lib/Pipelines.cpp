@@ -10,5 +10,9 @@ void dnnc::passes::buildInferencePipeline(mlir::OpPassManager &pm, unsigned optL
   if (optLevel == 0)
     return;
   pm.addPass(mlir::createCanonicalizerPass());
+  pm.addNestedPass<mlir::FuncOp>(createFoldBatchNormPass());
+  pm.addNestedPass<mlir::FuncOp>(createFuseEpiloguePass());
+  pm.addNestedPass<mlir::FuncOp>(createUnrollRecurrencePass());
+  pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
 }

@@ -144,6 +144,13 @@ Kernel buildGlu(const Shape &x, int axis, const Shape &out, const Halide::Target
 // variance: y = (x - mean) / sqrt(var + epsilon) [* gamma + beta].
 Kernel buildLayerNorm(const Shape &x, int normalizedRank, bool affine, float epsilon,
                       const Shape &out, const Halide::Target &t);
+// args: weight (static shape), bias [C] if hasBias, gamma, beta,
+// running_mean, running_var (each [C], C = weight[channelAxis]).
+// Two outputs: the weight scaled per channel by s = gamma / sqrt(var + eps)
+// and the bias (bias - mean) * s + beta: a batchnorm folded into the layer
+// before it.
+Kernel buildFoldBatchNorm(const Shape &weight, int channelAxis, bool hasBias, float epsilon,
+                          const Halide::Target &t);
 
 // ---------------------------------------------------------------------------
 // Global pooling (Pool.cpp).

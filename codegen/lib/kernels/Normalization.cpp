@@ -159,3 +159,55 @@ Kernel buildLayerNorm(const Shape &x, int normalizedRank, bool affine, float eps
 }
 
 } // namespace dnnc::kernels
+
+namespace dnnc::kernels {
+
+using namespace Halide;
+using namespace detail;
+
+// Runs once at load time on weights, so the schedule only needs to be
+// reasonable: the per-channel scale is computed first, the weight is scaled
+// in one flat vectorized pass.
+Kernel buildFoldBatchNorm(const Shape &weight, int channelAxis, bool hasBias, float epsilon,
+                          const Target &t) {
+  requireCpuTarget(t, "fold_batchnorm");
+  checkShape(weight, -1, "fold_batchnorm weight");
+  const int rank = static_cast<int>(weight.size());
+  if (weight[0] == kDynamic || channelAxis < 0 || channelAxis >= rank)
+    throw std::invalid_argument("dnnc kernels: fold_batchnorm needs a static weight and a "
+                                "channel axis of it");
+  const int64_t C = weight[channelAxis];
+  const int cdim = rank - 1 - channelAxis;
+
+  ImageParam w(Float(32), rank, "weight"), b(Float(32), 1, "bias"),
+      gamma(Float(32), 1, "gamma"), beta(Float(32), 1, "beta"),
+      mean(Float(32), 1, "running_mean"), var(Float(32), 1, "running_var");
+  std::vector<Var> v = makeVars(rank, "i");
+  Var c("c");
+
+  // Algorithm.
+  Func scale(funcName("fold_scale")), folded(funcName("folded_weight")),
+      foldedBias(funcName("folded_bias"));
+  scale(c) = gamma(c) / sqrt(var(c) + epsilon);
+  folded(v) = w(v) * scale(v[cdim]);
+  foldedBias(c) = ((hasBias ? b(c) : Expr(0.0f)) - mean(c)) * scale(c) + beta(c);
+
+  constrainDense(w, weight);
+  for (ImageParam p : {b, gamma, beta, mean, var})
+    constrainDense(p, {C});
+  constrainDense(folded.output_buffer(), weight);
+  constrainDense(foldedBias.output_buffer(), {C});
+
+  scale.compute_root();
+  scheduleFlat(folded, weight, t);
+
+  std::vector<ImageParam> inputs{w};
+  if (hasBias)
+    inputs.push_back(b);
+  for (ImageParam p : {gamma, beta, mean, var})
+    inputs.push_back(p);
+  std::vector<Argument> arguments(inputs.begin(), inputs.end());
+  return Kernel{Pipeline({folded, foldedBias}), arguments};
+}
+
+} // namespace dnnc::kernels

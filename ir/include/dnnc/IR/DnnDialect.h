@@ -18,6 +18,9 @@ namespace dnnc::dnn {
 
 /// The layer name an op carries in its location (`NameLoc`), or "" if none.
 llvm::StringRef getLayerName(mlir::Operation *op);
+/// How diagnostics name an op: 'conv1' (its layer), or the op kind (conv2d)
+/// for IR without layer names.
+std::string describeLayer(mlir::Operation *op);
 
 /// Kernels index tensors with 32-bit integers (Halide without large_buffers),
 /// so one batch item of a tensor, or a weight, holds at most this many elements.
@@ -26,6 +29,9 @@ constexpr int64_t kMaxElementsPerItem = 2147483647;
 /// Elements of one batch item (the dynamic dim counts as 1), or -1 when that
 /// exceeds kMaxElementsPerItem.
 int64_t elementsPerItem(llvm::ArrayRef<int64_t> shape);
+
+/// The fused activation of a dense or conv-like op ("none" when unset).
+llvm::StringRef activationOf(mlir::Operation *op);
 
 /// Activations that dense/conv2d can apply in their epilogue.
 bool isFusableActivation(llvm::StringRef name);
@@ -54,6 +60,9 @@ withSegments(mlir::Builder &b, llvm::ArrayRef<mlir::Value> operands,
 /// Function attribute names for the model's input/output names.
 constexpr const char *kInputNamesAttr = "dnn.input_names";
 constexpr const char *kOutputNamesAttr = "dnn.output_names";
+/// Marks a function that computes a training step: passes that are only
+/// valid at inference (batchnorm folding) leave it alone.
+constexpr const char *kTrainingAttr = "dnn.training";
 
 } // namespace dnnc::dnn
 

@@ -123,6 +123,26 @@ def Dnn_BatchNormOp : Dnn_ShapedOp<"batchnorm"> {
   }];
 }
 
+def Dnn_FoldBatchNormOp : Dnn_Op<"fold_batchnorm",
+    [NoSideEffect, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "the weight and bias of a layer with a following batchnorm folded in";
+  let description = [{
+    Made by dnn-fold-batchnorm. With s = gamma / sqrt(running_var + epsilon)
+    per output channel (dimension `channel_axis` of `weight`):
+    weight' = weight * s, bias' = (bias - running_mean) * s + beta (bias 0
+    when absent). Its operands are weights, so it runs once at load time.
+  }];
+  let arguments = (ins Dnn_Tensor:$weight, Optional<Dnn_Tensor>:$bias, Dnn_Tensor:$gamma,
+                   Dnn_Tensor:$beta, Dnn_Tensor:$mean, Dnn_Tensor:$variance,
+                   F32Attr:$epsilon, I64Attr:$channel_axis);
+  let results = (outs Dnn_Tensor:$folded_weight, Dnn_Tensor:$folded_bias);
+  let assemblyFormat = [{
+    $weight (`bias` `(` $bias^ `)`)? `,` $gamma `,` $beta `,` $mean `,` $variance attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let verifier = [{ return verifyOp(*this); }];
+}
+
 def Dnn_DropoutOp : Dnn_ShapedOp<"dropout"> {
   let summary = "dropout; the identity at inference (folded away)";
   let arguments = (ins Dnn_Tensor:$input, F32Attr:$rate);

@@ -11,6 +11,9 @@
 namespace dnnc::passes {
 
 std::unique_ptr<mlir::Pass> createDecomposeMultiHeadAttentionPass();
+std::unique_ptr<mlir::Pass> createFoldBatchNormPass();
+std::unique_ptr<mlir::Pass> createFuseEpiloguePass();
+std::unique_ptr<mlir::Pass> createUnrollRecurrencePass();
 
 #define GEN_PASS_REGISTRATION
 #include "dnnc/Passes/Passes.h.inc"

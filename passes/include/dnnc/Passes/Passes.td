@@ -35,4 +35,96 @@ def DecomposeMultiHeadAttention : Pass<"dnn-decompose-mha", "::mlir::FuncOp"> {
   let dependentDialects = ["dnnc::dnn::DnnDialect"];
 }
 
+def FoldBatchNorm : Pass<"dnn-fold-batchnorm", "::mlir::FuncOp"> {
+  let summary = "Folds an inference batchnorm into the conv or dense layer before it";
+  let description = [{
+    A batchnorm whose input is a dense, conv1d, conv2d, separable_conv2d or
+    (ungrouped) conv_transpose2d result used only by it, with no activation
+    or residual in between, becomes part of that layer: a `fold_batchnorm`
+    op computes the scaled weight and the new bias (from weights only, so it
+    runs once at load time) and the layer uses them:
+
+      %c = dnn.conv2d %x, %w {...}
+      %y = dnn.batchnorm %c, %g, %b, %m, %v
+
+    becomes
+
+      %w2, %b2 = dnn.fold_batchnorm %w, %g, %b, %m, %v {channel_axis = 0, epsilon = ...}
+      %y = dnn.conv2d %x, %w2, %b2 {...}
+
+    It refuses (with `remarks=true` it says why, at the batchnorm) when the
+    layer's result has another user, when the layer applies an activation
+    or adds a residual first, for a dense layer whose units are not the
+    batchnorm's channels, and in a training function (marked dnn.training),
+    where batchnorm uses the statistics of each batch.
+  }];
+  let constructor = "dnnc::passes::createFoldBatchNormPass()";
+  let dependentDialects = ["dnnc::dnn::DnnDialect"];
+  let options = [
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Say with a remark why a batchnorm is not folded">
+  ];
+}
+
+def FuseEpilogue : Pass<"dnn-fuse-epilogue", "::mlir::FuncOp"> {
+  let summary = "Fuses residual adds and activations into the conv or dense layer before them";
+  let description = [{
+    One kernel then does conv + bias + residual add + activation on values
+    still in registers, instead of three kernels each reading and writing
+    the whole tensor. An `add` of a conv2d or dense result (with no
+    activation, read only by the add) and a same-shaped tensor becomes the
+    layer's `residual` operand; an activation op (relu, relu6, leaky_relu,
+    sigmoid, tanh, elu, softplus, mish, gelu, sign) of a layer with an
+    epilogue (dense, conv1d, conv2d, conv_transpose2d, separable_conv2d)
+    read only by it becomes the layer's `activation`. Residual adds are
+    fused first, so a ResNet block's conv, add and relu end as one op:
+
+      %c = dnn.conv2d %x, %w, %b {...}
+      %s = dnn.add %c, %skip
+      %y = dnn.relu %s
+
+    becomes
+
+      %y = dnn.conv2d %x, %w, %b residual(%skip) {activation = "relu", ...}
+
+    With `remarks=true` it says why an add or activation next to such a
+    layer is left alone (the layer's result has another user, the layer
+    already has an activation or residual, the add broadcasts).
+  }];
+  let constructor = "dnnc::passes::createFuseEpiloguePass()";
+  let dependentDialects = ["dnnc::dnn::DnnDialect"];
+  let options = [
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Say with a remark why an add or activation is not fused">
+  ];
+}
+
+def UnrollRecurrence : Pass<"dnn-unroll-recurrence", "::mlir::FuncOp"> {
+  let summary = "Hoists the input projection of rnn/lstm/gru layers out of the time loop";
+  let description = [{
+    The input projection x_t W_ih^T + b_ih of every time step becomes one
+    dense layer over [N, T, F] (one GEMM instead of a matrix-vector product
+    per step); the `recurrence` op that replaces the layer keeps only
+    h W_hh^T + b_hh and the gates in the loop. The forward and reverse
+    layers of a bidirectional layer share one projection GEMM with their
+    weights stacked (a load-time concat) and split the result. The time loop
+    runs all steps straight-line for T <= 16, otherwise `unroll` steps per
+    iteration: the `unroll-factor` option, or the largest of 8, 6, 5, 4, 3, 2
+    that divides the T-1 steps after the first (else 4).
+
+      %y, %h, %c = dnn.lstm %x, %wi, %wh bias(%bi, %bh) : ...
+
+    becomes
+
+      %p = dnn.dense %x, %wi, %bi           // [N, T, 4H]
+      %y, %h, %c = dnn.recurrence %p, %wh bias(%bh) {cell = "lstm", unroll = ...}
+  }];
+  let constructor = "dnnc::passes::createUnrollRecurrencePass()";
+  let dependentDialects = ["dnnc::dnn::DnnDialect"];
+  let options = [
+    Option<"unrollFactor", "unroll-factor", "int64_t", /*default=*/"0",
+           "Time steps per loop iteration (0: chosen from the sequence length)">
+  ];
+}
+
 #endif // DNNC_PASSES
