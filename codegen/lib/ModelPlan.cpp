@@ -174,6 +174,9 @@ LogicalResult Planner::indexOps() {
       loadTimeValues.insert(weight.getResult());
     } else if (!isView(&op) && isLoadTime(op)) {
       loadTimeValues.insert(op.getResults().begin(), op.getResults().end());
+    } else if (op.hasAttr(dnn::kLoadTimeAttr)) {
+      return op.emitError("marked '") << dnn::kLoadTimeAttr
+                                      << "' but reads a value that is not from the weights";
     }
     ++index;
   }
@@ -214,12 +217,12 @@ TensorRef Planner::refFor(Value operand) {
   return ref;
 }
 
-/// An op whose operands are all weights (or computed from weights only) runs
-/// once at load time, in the prepare program.
+/// An op marked by dnn-hoist-weight-computations runs once at load time, in
+/// the prepare program; it must compute from weights (or load-time values)
+/// only, which indexOps checks.
 bool Planner::isLoadTime(Operation &op) {
-  if (op.getNumOperands() == 0 || isa<ReturnOp>(op))
-    return false;
-  return llvm::all_of(op.getOperands(),
+  return op.hasAttr(dnn::kLoadTimeAttr) &&
+         llvm::all_of(op.getOperands(),
                       [&](Value v) { return loadTimeValues.contains(viewRoot(v)); });
 }
 

@@ -15,4 +15,5 @@ void dnnc::passes::buildInferencePipeline(mlir::OpPassManager &pm, unsigned optL
   pm.addNestedPass<mlir::FuncOp>(createUnrollRecurrencePass());
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  pm.addNestedPass<mlir::FuncOp>(createHoistWeightComputationsPass());
 }

@@ -63,6 +63,9 @@ constexpr const char *kOutputNamesAttr = "dnn.output_names";
 /// Marks a function that computes a training step: passes that are only
 /// valid at inference (batchnorm folding) leave it alone.
 constexpr const char *kTrainingAttr = "dnn.training";
+/// Marks an op computed from weights only, which code generation runs once
+/// when the weights are loaded (set by dnn-hoist-weight-computations).
+constexpr const char *kLoadTimeAttr = "dnn.load_time";
 
 } // namespace dnnc::dnn
 

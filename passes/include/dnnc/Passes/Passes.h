@@ -14,6 +14,7 @@ std::unique_ptr<mlir::Pass> createDecomposeMultiHeadAttentionPass();
 std::unique_ptr<mlir::Pass> createFoldBatchNormPass();
 std::unique_ptr<mlir::Pass> createFuseEpiloguePass();
 std::unique_ptr<mlir::Pass> createUnrollRecurrencePass();
+std::unique_ptr<mlir::Pass> createHoistWeightComputationsPass();
 
 #define GEN_PASS_REGISTRATION
 #include "dnnc/Passes/Passes.h.inc"

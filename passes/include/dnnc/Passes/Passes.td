@@ -127,4 +127,29 @@ def UnrollRecurrence : Pass<"dnn-unroll-recurrence", "::mlir::FuncOp"> {
   ];
 }
 
+def HoistWeightComputations : Pass<"dnn-hoist-weight-computations", "::mlir::FuncOp"> {
+  let summary = "Marks weights-only subgraphs to be computed once at load time";
+  let description = [{
+    The constant folding of a compiler whose constants (the weights) arrive
+    at run time: every op whose operands are weights or computed from
+    weights only gets the unit attribute `dnn.load_time`, and code
+    generation computes those ops once when the weights are loaded (the
+    prepare program of model.so) instead of on every run. Such ops come from
+    the other passes: fold_batchnorm, the stacked weights of a bidirectional
+    layer's projection, the q/k/v split of in_proj_weight.
+
+      %w2, %b2 = dnn.fold_batchnorm %w, %g, %b, %m, %v {...}
+
+    becomes
+
+      %w2, %b2 = dnn.fold_batchnorm %w, %g, %b, %m, %v {dnn.load_time, ...}
+  }];
+  let constructor = "dnnc::passes::createHoistWeightComputationsPass()";
+  let dependentDialects = ["dnnc::dnn::DnnDialect"];
+  let options = [
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Say with a remark how many ops run at load time">
+  ];
+}
+
 #endif // DNNC_PASSES
