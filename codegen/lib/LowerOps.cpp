@@ -278,6 +278,77 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
   return success();
 }
 
+namespace {
+
+/// The kernel form of an activation op (kind and alpha).
+k::ActivationSpec activationOfOp(Operation *op) {
+  if (isa<dnn::ReluOp>(op))
+    return only(k::Activation::Relu);
+  if (isa<dnn::SigmoidOp>(op))
+    return only(k::Activation::Sigmoid);
+  if (isa<dnn::TanhOp>(op))
+    return only(k::Activation::Tanh);
+  if (isa<dnn::SignOp>(op))
+    return only(k::Activation::Sign);
+  if (isa<dnn::Relu6Op>(op))
+    return only(k::Activation::Relu6);
+  if (isa<dnn::SoftplusOp>(op))
+    return only(k::Activation::Softplus);
+  if (isa<dnn::MishOp>(op))
+    return only(k::Activation::Mish);
+  if (auto leaky = dyn_cast<dnn::LeakyReluOp>(op))
+    return only(k::Activation::LeakyRelu, leaky.getAlpha().convertToFloat());
+  if (auto elu = dyn_cast<dnn::EluOp>(op))
+    return only(k::Activation::Elu, elu.getAlpha().convertToFloat());
+  if (auto gelu = dyn_cast<dnn::GeluOp>(op))
+    return only(gelu.getApproximate() == "tanh" ? k::Activation::GeluTanh
+                                                 : k::Activation::Gelu);
+  return only(k::Activation::None);
+}
+
+/// One chain kernel: block arguments are the kernel inputs (seen with the
+/// result's rank), each body op a step.
+LogicalResult lowerElementwiseChain(dnn::FusedElementwiseOp fused, LoweringContext &ctx) {
+  TensorRef out = ctx.result(0);
+  std::vector<TensorRef> args;
+  std::vector<k::Shape> inputs;
+  for (unsigned i = 0; i < fused->getNumOperands(); ++i) {
+    TensorRef ref = ctx.operand(i);
+    std::vector<int64_t> shape(out.shape.size() - ref.shape.size(), 1);
+    shape.insert(shape.end(), ref.shape.begin(), ref.shape.end());
+    args.push_back(ref.shape.size() == out.shape.size() ? ref : ref.reshaped(shape));
+    inputs.push_back(args.back().shape);
+  }
+  Block &body = fused.getBody().front();
+  llvm::DenseMap<Value, int> index;
+  for (BlockArgument arg : body.getArguments())
+    index[arg] = arg.getArgNumber();
+  std::vector<k::ElementwiseStep> steps;
+  for (Operation &inner : body.without_terminator()) {
+    k::ElementwiseStep step;
+    if (isa<dnn::AddOp, dnn::SubOp, dnn::MulOp>(inner)) {
+      step.binary = true;
+      step.binaryKind = isa<dnn::AddOp>(inner)   ? k::BinaryKind::Add
+                        : isa<dnn::SubOp>(inner) ? k::BinaryKind::Sub
+                                                 : k::BinaryKind::Mul;
+      step.rhs = index.lookup(inner.getOperand(1));
+    } else {
+      step.act = activationOfOp(&inner);
+    }
+    step.lhs = index.lookup(inner.getOperand(0));
+    index[inner.getResult(0)] = inputs.size() + steps.size();
+    steps.push_back(step);
+  }
+  ctx.call("main",
+           [=](const Halide::Target &t) {
+             return k::buildElementwiseChain(inputs, steps, out.shape, t);
+           },
+           args, {out});
+  return success();
+}
+
+} // namespace
+
 LogicalResult dnnc::codegen::lowerElementwiseOp(Operation *op, LoweringContext &ctx,
                                                 bool &handled) {
   handled = true;
@@ -309,6 +380,8 @@ LogicalResult dnnc::codegen::lowerElementwiseOp(Operation *op, LoweringContext &
              args, {out});
     return success();
   }
+  if (auto fused = dyn_cast<dnn::FusedElementwiseOp>(op))
+    return lowerElementwiseChain(fused, ctx);
   if (isa<dnn::SignOp>(op))
     return unary(only(k::Activation::Sign));
   if (isa<dnn::Relu6Op>(op))

@@ -10,6 +10,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/StringExtras.h"
 
 using namespace mlir;
@@ -470,6 +471,69 @@ OpFoldResult ReshapeOp::fold(ArrayRef<Attribute>) {
   if (getInput().getType() == getType())
     return getInput();
   return {};
+}
+
+//===----------------------------------------------------------------------===//
+// fused_elementwise
+//===----------------------------------------------------------------------===//
+
+bool dnnc::dnn::isFusableElementwise(Operation *op) {
+  return isa<AddOp, SubOp, MulOp, ReluOp, SigmoidOp, TanhOp, LeakyReluOp, Relu6Op, EluOp,
+             SoftplusOp, MishOp, GeluOp, SignOp>(op);
+}
+
+LogicalResult dnnc::dnn::verifyOp(FusedElementwiseOp op) {
+  Block &body = op.getBody().front();
+  if (body.getNumArguments() != op.getInputs().size())
+    return op.emitOpError("needs one block argument per input");
+  for (auto [arg, input] : llvm::zip(body.getArguments(), op.getInputs()))
+    if (arg.getType() != input.getType())
+      return op.emitOpError("block argument types must match the inputs");
+  for (Operation &inner : body.without_terminator())
+    if (!isFusableElementwise(&inner))
+      return inner.emitOpError("cannot be part of a fused elementwise chain");
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield || yield.getValue().getType() != op.getType())
+    return op.emitOpError("must yield a value of the result type");
+  return verifyStaticExceptBatch(op);
+}
+
+//===----------------------------------------------------------------------===//
+// Canonicalization patterns (DnnCanonicalize.td)
+//===----------------------------------------------------------------------===//
+
+/// perm of transpose(transpose(x, inner), outer): out[i] = x[inner[outer[i]]].
+static ArrayAttr composePermutations(Builder &b, ArrayAttr inner, ArrayAttr outer) {
+  auto in = ints(inner), out = ints(outer);
+  SmallVector<int64_t, 4> composed;
+  for (int64_t p : out)
+    composed.push_back(in[p]);
+  return b.getI64ArrayAttr(composed);
+}
+
+static bool isIdentityComposition(ArrayAttr inner, ArrayAttr outer) {
+  auto in = ints(inner), out = ints(outer);
+  for (size_t i = 0; i < out.size(); ++i)
+    if (in[out[i]] != (int64_t)i)
+      return false;
+  return true;
+}
+
+namespace {
+#include "dnnc/IR/DnnCanonicalize.inc"
+} // namespace
+
+void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRContext *ctx) {
+  results.add<ReshapeOfReshape>(ctx);
+}
+
+void FlattenOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRContext *ctx) {
+  results.add<FlattenOfReshape, FlattenOfFlatten>(ctx);
+}
+
+void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRContext *ctx) {
+  // The identity case has the higher benefit: it needs no new op.
+  results.add<TransposeOfTransposeIdentity, TransposeOfTranspose>(ctx);
 }
 
 //===----------------------------------------------------------------------===//

@@ -57,6 +57,7 @@ mlir::LogicalResult verifyOp(Conv2dOp op);
 mlir::LogicalResult verifyOp(GeluOp op);
 mlir::LogicalResult verifyOp(ReshapeOp op);
 mlir::LogicalResult verifyOp(FoldBatchNormOp op);
+mlir::LogicalResult verifyOp(FusedElementwiseOp op);
 mlir::LogicalResult verifyOp(SplitOp op);
 mlir::LogicalResult verifyOp(LstmOp op);
 mlir::LogicalResult verifyOp(GruOp op);

@@ -11,7 +11,9 @@ void dnnc::passes::buildInferencePipeline(mlir::OpPassManager &pm, unsigned optL
     return;
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addNestedPass<mlir::FuncOp>(createFoldBatchNormPass());
+  pm.addNestedPass<mlir::FuncOp>(createSplitSeparableConvPass());
   pm.addNestedPass<mlir::FuncOp>(createFuseEpiloguePass());
+  pm.addNestedPass<mlir::FuncOp>(createFuseElementwisePass());
   pm.addNestedPass<mlir::FuncOp>(createUnrollRecurrencePass());
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());

@@ -1,6 +1,8 @@
 // Elementwise kernels: broadcasting binary ops (with a fused activation
 // epilogue), the standalone activations and GLU.
 #include "Kernels.h"
+
+#include <algorithm>
 #include "RowSchedule.h"
 
 #include <stdexcept>
@@ -51,24 +53,30 @@ Cover cover(int64_t in, int64_t out) {
 // (Broadcast), never a mix, so that fusing them keeps every load a dense
 // vector or a broadcast scalar. Unit dims fit either way. The dynamic batch
 // never joins (a row needs a static extent).
-int denseInnerDims(const Shape &a, const Shape &b, const Shape &out) {
+int denseInnerDims(const std::vector<Shape> &inputs, const Shape &out) {
   const int rank = static_cast<int>(out.size());
-  Cover ca = Cover::Unit, cb = Cover::Unit; // the row's kind so far
+  std::vector<Cover> row(inputs.size(), Cover::Unit); // each input's kind so far
   int d = 0;
   for (; d < rank; ++d) {
     const int ir = rank - 1 - d;
     if (out[ir] == kDynamic)
       break;
-    const Cover da = cover(a[ir], out[ir]), db = cover(b[ir], out[ir]);
-    if ((ca != Cover::Unit && da != Cover::Unit && da != ca) ||
-        (cb != Cover::Unit && db != Cover::Unit && db != cb))
+    bool mixed = false;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const Cover c = cover(inputs[i][ir], out[ir]);
+      mixed |= row[i] != Cover::Unit && c != Cover::Unit && c != row[i];
+    }
+    if (mixed)
       break;
-    if (da != Cover::Unit)
-      ca = da;
-    if (db != Cover::Unit)
-      cb = db;
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (Cover c = cover(inputs[i][ir], out[ir]); c != Cover::Unit)
+        row[i] = c;
   }
   return d;
+}
+
+int denseInnerDims(const Shape &a, const Shape &b, const Shape &out) {
+  return denseInnerDims(std::vector<Shape>{a, b}, out);
 }
 
 void checkBroadcast(const Shape &a, const Shape &b, const Shape &out, const char *op) {
@@ -180,6 +188,58 @@ Kernel buildGlu(const Shape &x, int axis, const Shape &out, const Target &t) {
   // halves of the input (at offsets 0 and half * inner), so they form the row.
   scheduleRows(y, out, hd + 1, t);
   return makeKernel(y, {in});
+}
+
+} // namespace dnnc::kernels
+
+namespace dnnc::kernels {
+
+// The chain is one expression per output element: inputs are read with a
+// broadcast dim at index 0, every step is inlined, so intermediates never
+// reach memory (an intermediate smaller than the output is recomputed per
+// element it covers, a few flops). Scheduled like buildBinary: dense rows
+// where every input is read densely or as one value.
+Kernel buildElementwiseChain(const std::vector<Shape> &inputs,
+                             const std::vector<ElementwiseStep> &steps, const Shape &out,
+                             const Target &t) {
+  requireCpuTarget(t, "elementwise chain");
+  checkShape(out, -1, "elementwise chain result");
+  if (steps.empty())
+    throw std::invalid_argument("dnnc kernels: an elementwise chain needs a step");
+  const int rank = static_cast<int>(out.size());
+  for (const Shape &in : inputs)
+    checkBroadcast(in, in, out, "elementwise chain input");
+  std::vector<ImageParam> params;
+  std::vector<Var> v = makeVars(rank, "i");
+  std::vector<Expr> values;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    params.emplace_back(Float(32), rank, "x" + std::to_string(i));
+    std::vector<Expr> idx(v.begin(), v.end());
+    for (int d = 0; d < rank; ++d)
+      if (inputs[i][rank - 1 - d] == 1 && out[rank - 1 - d] != 1)
+        idx[d] = 0;
+    values.push_back(params.back()(idx));
+    constrainDense(params.back(), inputs[i]);
+  }
+  auto operand = [&](int index) -> Expr {
+    if (index < 0 || index >= static_cast<int>(values.size()))
+      throw std::invalid_argument("dnnc kernels: elementwise chain step reads a later value");
+    return values[index];
+  };
+  for (const ElementwiseStep &step : steps)
+    values.push_back(step.binary ? applyActivation(binaryOp(step.binaryKind, operand(step.lhs),
+                                                            operand(step.rhs)),
+                                                   step.act)
+                                 : applyActivation(operand(step.lhs), step.act));
+  Func y(funcName("elementwise_chain"));
+  y(v) = values.back();
+  constrainDense(y.output_buffer(), out);
+  bool allSame = std::all_of(inputs.begin(), inputs.end(), [&](const Shape &s) { return s == out; });
+  if (allSame)
+    scheduleFlat(y, out, t);
+  else
+    scheduleRows(y, out, denseInnerDims(inputs, out), t);
+  return makeKernel(y, params);
 }
 
 } // namespace dnnc::kernels

@@ -124,6 +124,23 @@ enum class BinaryKind { Add, Sub, Mul };
 Kernel buildBinary(BinaryKind kind, const Shape &a, const Shape &b, ActivationSpec act,
                    const Shape &out, const Halide::Target &t);
 
+// One step of a fused elementwise chain: an activation of value `lhs`, or
+// the binary op of values `lhs` and `rhs` followed by the activation. Values
+// are numbered inputs first, then steps in order.
+struct ElementwiseStep {
+  bool binary = false;
+  BinaryKind binaryKind = BinaryKind::Add;
+  ActivationSpec act;
+  int lhs = 0, rhs = 0;
+};
+
+// args: one per input shape (each of the output's rank, broadcasting as in
+// buildBinary). The output is the last step's value, computed in one pass
+// without storing intermediates.
+Kernel buildElementwiseChain(const std::vector<Shape> &inputs,
+                             const std::vector<ElementwiseStep> &steps, const Shape &out,
+                             const Halide::Target &t);
+
 // ---------------------------------------------------------------------------
 // Softmax family (Softmax.cpp) and GLU (Elementwise.cpp).
 

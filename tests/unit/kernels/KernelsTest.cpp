@@ -624,3 +624,35 @@ TEST(FusedEpilogue, DenseAndConvWithResidual) {
 }
 
 } // namespace
+
+namespace {
+
+// A fused chain equals the composition of the reference ops, broadcasting
+// inputs included: y = tanh(a * sigmoid(b)) - a with b [N, 1, 5].
+TEST(ElementwiseChain, MatchesComposedReference) {
+  for (bool dynamic : {true, false}) {
+    guarded(testing::Message() << "chain dyn=" << dynamic, [&] {
+      dnnref::Tensor a = randomTensor({3, 7, 5}, 11, -2.0, 2.0), b = randomTensor({3, 1, 5}, 12);
+      std::vector<ElementwiseStep> steps(4);
+      steps[0].act = {Activation::Sigmoid};
+      steps[0].lhs = 1; // value 2 = sigmoid(b)
+      steps[1].binary = true;
+      steps[1].binaryKind = BinaryKind::Mul;
+      steps[1].lhs = 0;
+      steps[1].rhs = 2; // value 3
+      steps[2].act = {Activation::Tanh};
+      steps[2].lhs = 3; // value 4
+      steps[3].binary = true;
+      steps[3].binaryKind = BinaryKind::Sub;
+      steps[3].lhs = 4;
+      steps[3].rhs = 0;
+      Kernel k = buildElementwiseChain({withBatch(a.shape, dynamic), withBatch(b.shape, dynamic)},
+                                       steps, withBatch(a.shape, dynamic), host());
+      dnnref::Tensor ref =
+          dnnref::sub(dnnref::tanh(dnnref::mul(a, dnnref::sigmoid(b))), a);
+      expectClose(run(k, {&a, &b}, a.shape), ref);
+    });
+  }
+}
+
+} // namespace

@@ -33,6 +33,9 @@ int64_t elementsPerItem(llvm::ArrayRef<int64_t> shape);
 /// The fused activation of a dense or conv-like op ("none" when unset).
 llvm::StringRef activationOf(mlir::Operation *op);
 
+/// Elementwise ops that a fused_elementwise body may hold.
+bool isFusableElementwise(mlir::Operation *op);
+
 /// Activations that dense/conv2d can apply in their epilogue.
 bool isFusableActivation(llvm::StringRef name);
 llvm::ArrayRef<llvm::StringRef> fusableActivations();

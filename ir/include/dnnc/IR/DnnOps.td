@@ -106,6 +106,7 @@ def Dnn_FlattenOp : Dnn_Pool2dOp<"flatten"> {
   let summary = "[N, d1, ..., dk] -> [N, d1*...*dk]; a view, no data moves";
   let arguments = (ins Dnn_Tensor:$input);
   let hasFolder = 1;
+  let hasCanonicalizer = 1;
 }
 
 def Dnn_BatchNormOp : Dnn_ShapedOp<"batchnorm"> {
@@ -232,6 +233,7 @@ def Dnn_TransposeOp : Dnn_ShapedOp<"transpose"> {
   let arguments = (ins Dnn_Tensor:$input, I64ArrayAttr:$perm);
   let results = (outs Dnn_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasCanonicalizer = 1;
 }
 
 def Dnn_ConcatOp : Dnn_ShapedOp<"concat"> {
@@ -252,6 +254,7 @@ def Dnn_ReshapeOp : Dnn_Op<"reshape", [NoSideEffect]> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let verifier = [{ return verifyOp(*this); }];
   let hasFolder = 1;
+  let hasCanonicalizer = 1;
 }
 
 //===----------------------------------------------------------------------===//
@@ -509,6 +512,33 @@ def Dnn_MultiHeadAttentionOp : Dnn_Op<"multi_head_attention",
     (`bias` `(` $in_proj_bias^ `,` $out_proj_bias `)`)? attr-dict `:` functional-type(operands, results)
   }];
   let verifier = [{ return verifyOp(*this); }];
+}
+
+//===----------------------------------------------------------------------===//
+// Fused elementwise chains
+//===----------------------------------------------------------------------===//
+
+def Dnn_FusedElementwiseOp : Dnn_Op<"fused_elementwise",
+    [NoSideEffect, IsolatedFromAbove, SingleBlock]> {
+  let summary = "a chain of elementwise ops computed by one kernel";
+  let description = [{
+    Made by dnn-fuse-elementwise. The body's block arguments are the inputs;
+    its ops are elementwise dnn ops (add, sub, mul, activations, broadcasting
+    as usual) and `dnn.yield` gives the result. One kernel computes the whole
+    chain per element, so intermediates never go through memory.
+  }];
+  let arguments = (ins Variadic<Dnn_Tensor>:$inputs);
+  let results = (outs Dnn_Tensor:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type($inputs, results) $body";
+  let verifier = [{ return verifyOp(*this); }];
+}
+
+def Dnn_YieldOp : Dnn_Op<"yield", [NoSideEffect, Terminator,
+                                   HasParent<"FusedElementwiseOp">]> {
+  let summary = "the result of a fused_elementwise body";
+  let arguments = (ins Dnn_Tensor:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
 }
 
 #endif // DNN_OPS

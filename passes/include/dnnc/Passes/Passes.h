@@ -15,6 +15,8 @@ std::unique_ptr<mlir::Pass> createFoldBatchNormPass();
 std::unique_ptr<mlir::Pass> createFuseEpiloguePass();
 std::unique_ptr<mlir::Pass> createUnrollRecurrencePass();
 std::unique_ptr<mlir::Pass> createHoistWeightComputationsPass();
+std::unique_ptr<mlir::Pass> createSplitSeparableConvPass();
+std::unique_ptr<mlir::Pass> createFuseElementwisePass();
 
 #define GEN_PASS_REGISTRATION
 #include "dnnc/Passes/Passes.h.inc"

@@ -152,4 +152,61 @@ def HoistWeightComputations : Pass<"dnn-hoist-weight-computations", "::mlir::Fun
   ];
 }
 
+def SplitSeparableConv : Pass<"dnn-split-separable", "::mlir::FuncOp"> {
+  let summary = "Runs each separable_conv2d fused or as depthwise + pointwise convs, by cost";
+  let description = [{
+    The fused kernel computes the depthwise result per pixel tile inside the
+    pointwise reduction, so the depthwise map never goes through memory;
+    split, a depthwise conv2d (groups = channels) and a 1x1 conv2d each get
+    their own tuned schedule. Measured, the fused kernel wins on wide maps
+    (2x at 28x28) and loses up to 30% below 14x14 (its depthwise rows fill
+    few vector lanes), so the cost rule keeps the op fused when its output
+    rows are at least `min-fused-width` (default 16) wide and splits it
+    otherwise:
+
+      %y = dnn.separable_conv2d %x, %dw, %pw, %b {...}    // [N, O, 7, 7]
+
+    becomes
+
+      %d = dnn.conv2d %x, %dw {groups = C, strides = ..., padding = ...}
+      %y = dnn.conv2d %d, %pw, %b {activation = ..., ...}  // 1x1
+  }];
+  let constructor = "dnnc::passes::createSplitSeparableConvPass()";
+  let dependentDialects = ["dnnc::dnn::DnnDialect"];
+  let options = [
+    Option<"minFusedWidth", "min-fused-width", "int64_t", /*default=*/"16",
+           "Keep the fused kernel when the output rows are at least this wide">,
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Say with a remark which form each separable conv takes">
+  ];
+}
+
+def FuseElementwise : Pass<"dnn-fuse-elementwise", "::mlir::FuncOp"> {
+  let summary = "Fuses chains of elementwise ops into one kernel";
+  let description = [{
+    Elementwise ops (add, sub, mul and the activations) are memory bound: a
+    separate kernel each reads and writes a whole tensor for a few flops. A
+    chain whose intermediate results have no reader outside the chain becomes
+    one `fused_elementwise` op, whose body holds the ops and which code
+    generation computes in one pass over the output:
+
+      %s = dnn.add %a, %b
+      %y = dnn.tanh %s
+
+    becomes
+
+      %y = dnn.fused_elementwise %a, %b : (...) -> ... {
+      ^bb0(%x: ..., %z: ...):
+        %s = dnn.add %x, %z
+        %t = dnn.tanh %s
+        dnn.yield %t
+      }
+
+    Run after dnn-fuse-epilogue, which gives activations and residual adds
+    to the conv and dense layers before them first.
+  }];
+  let constructor = "dnnc::passes::createFuseElementwisePass()";
+  let dependentDialects = ["dnnc::dnn::DnnDialect"];
+}
+
 #endif // DNNC_PASSES
