@@ -207,8 +207,16 @@ Kernel buildElementwiseChain(const std::vector<Shape> &inputs,
   if (steps.empty())
     throw std::invalid_argument("dnnc kernels: an elementwise chain needs a step");
   const int rank = static_cast<int>(out.size());
-  for (const Shape &in : inputs)
-    checkBroadcast(in, in, out, "elementwise chain input");
+  for (const Shape &in : inputs) {
+    checkShape(in, -1, "elementwise chain input");
+    if (in.size() != out.size())
+      throw std::invalid_argument("dnnc kernels: elementwise chain inputs need the result's rank");
+    for (size_t d = 0; d < out.size(); ++d)
+      if (in[d] != 1 && in[d] != out[d])
+        throw std::invalid_argument("dnnc kernels: elementwise chain input dim " +
+                                    std::to_string(d) + " of extent " + std::to_string(in[d]) +
+                                    " does not broadcast to " + std::to_string(out[d]));
+  }
   std::vector<ImageParam> params;
   std::vector<Var> v = makeVars(rank, "i");
   std::vector<Expr> values;
