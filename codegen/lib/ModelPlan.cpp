@@ -4,6 +4,7 @@
 #include "Lowering.h"
 
 #include "dnnc/IR/DnnDialect.h"
+#include "dnnc/Passes/MemoryPlanner.h"
 
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
 #include "llvm/ADT/DenseMap.h"
@@ -53,35 +54,6 @@ Value viewRoot(Value v) {
       break;
   return v;
 }
-
-/// First-fit placement among the slots live at one point of the program.
-class SlotAllocator {
-public:
-  int64_t allocate(int64_t size) {
-    int64_t offset = 0;
-    for (const auto &[start, length] : live) { // ordered by start
-      if (start - offset >= size)
-        break;
-      offset = std::max(offset, start + length);
-    }
-    live.emplace(offset, size);
-    peak = std::max(peak, offset + size);
-    return offset;
-  }
-  void release(int64_t offset, int64_t size) {
-    auto range = live.equal_range(offset);
-    for (auto it = range.first; it != range.second; ++it)
-      if (it->second == size) {
-        live.erase(it);
-        return;
-      }
-  }
-  int64_t peakBytes() const { return peak; }
-
-private:
-  std::multimap<int64_t, int64_t> live;
-  int64_t peak = 0;
-};
 
 std::string layoutKey(const TensorRef &ref) {
   std::string s = "[";
@@ -137,8 +109,10 @@ private:
   void planOutputs();
   TensorRef refFor(Value operand);
   bool isLoadTime(Operation &op);
-  void releaseDeadSlots(int here);
   void assignResults(Operation &op, bool loadTime);
+  /// A workspace buffer living from the current op to step `last`.
+  TensorRef workspaceBuffer(std::vector<int64_t> shape, int64_t last);
+  void placeBuffers();
 
   FuncOp func;
   ModelPlan &plan;
@@ -151,9 +125,8 @@ private:
   std::vector<std::pair<int, Value>> copies; // output index, source
   llvm::DenseMap<Value, TensorRef> storage;
   llvm::DenseSet<Value> loadTimeValues;
-  SlotAllocator slots;
-  std::vector<std::pair<int, Value>> liveSlots; // last use, value
-  std::vector<std::pair<int64_t, int64_t>> scratchSlots; // offset, size
+  int here = 0; // position of the op being lowered
+  std::vector<passes::Lifetime> lifetimes; // of the workspace buffers
 };
 
 LogicalResult Planner::indexOps() {
@@ -226,15 +199,24 @@ bool Planner::isLoadTime(Operation &op) {
                       [&](Value v) { return loadTimeValues.contains(viewRoot(v)); });
 }
 
-void Planner::releaseDeadSlots(int here) {
-  // Slots whose last reader ran before this op are free again. An op never
-  // writes over its own input, so a slot read here stays taken.
-  llvm::erase_if(liveSlots, [&](const std::pair<int, Value> &slot) {
-    if (slot.first >= here)
-      return false;
-    slots.release(storage[slot.second].offset, bytesPerBatch(shapeOf(slot.second)));
-    return true;
-  });
+TensorRef Planner::workspaceBuffer(std::vector<int64_t> shape, int64_t last) {
+  TensorRef ref;
+  ref.kind = TensorRef::Kind::Workspace;
+  ref.buffer = lifetimes.size();
+  lifetimes.push_back({here, std::max<int64_t>(here, last), bytesPerBatch(shape)});
+  ref.shape = std::move(shape);
+  return ref;
+}
+
+/// Workspace offsets, once every buffer's life is known.
+void Planner::placeBuffers() {
+  passes::MemoryPlan placed = passes::planMemory(lifetimes, kAlignment);
+  for (KernelCall *call : plan.allCalls())
+    for (auto *refs : {&call->args, &call->results})
+      for (TensorRef &ref : *refs)
+        if (ref.kind == TensorRef::Kind::Workspace)
+          ref.offset = placed.offsets[ref.buffer];
+  plan.bytesPerBatch = placed.peakBytes;
 }
 
 void Planner::assignResults(Operation &op, bool loadTime) {
@@ -250,22 +232,14 @@ void Planner::assignResults(Operation &op, bool loadTime) {
       out.kind = TensorRef::Kind::Output;
       out.index = outputOf[result];
     } else {
-      out.kind = TensorRef::Kind::Workspace;
-      out.offset = slots.allocate(bytesPerBatch(out.shape));
-      liveSlots.push_back({lastUse.lookup(result), result});
+      out = workspaceBuffer(out.shape, lastUse.lookup(result));
     }
     storage[result] = out;
   }
 }
 
 TensorRef Planner::scratch(std::vector<int64_t> shape) {
-  TensorRef ref;
-  ref.kind = TensorRef::Kind::Workspace;
-  ref.shape = std::move(shape);
-  int64_t size = bytesPerBatch(ref.shape);
-  ref.offset = slots.allocate(size);
-  scratchSlots.push_back({ref.offset, size});
-  return ref;
+  return workspaceBuffer(std::move(shape), here);
 }
 
 void Planner::call(StringRef role, KernelBuilder build, std::vector<TensorRef> args,
@@ -300,8 +274,7 @@ LogicalResult Planner::run() {
     if (op.getDialect()->getNamespace() != "dnn")
       return op.emitError("dnnc cannot generate code for '") << op.getName() << "'";
     bool loadTime = isLoadTime(op);
-    if (!loadTime)
-      releaseDeadSlots(position[&op]);
+    here = position[&op];
     assignResults(op, loadTime);
     program = loadTime ? &plan.prepare : &plan.run;
     currentOp = &op;
@@ -309,9 +282,6 @@ LogicalResult Planner::run() {
       return failure();
     if (currentLoop >= 0)
       return op.emitError("internal error: a loop was left open by the lowering");
-    for (auto [offset, size] : scratchSlots)
-      slots.release(offset, size);
-    scratchSlots.clear();
   }
   program = &plan.run;
   currentOp = nullptr;
@@ -322,7 +292,7 @@ LogicalResult Planner::run() {
     to.shape = plan.outputs[output].shape;
     lowerCopy(*this, refFor(source), to);
   }
-  plan.bytesPerBatch = slots.peakBytes();
+  placeBuffers();
   return success();
 }
 

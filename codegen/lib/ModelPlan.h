@@ -25,6 +25,7 @@ struct TensorRef {
   enum class Kind { Input, Weight, Output, Workspace, Derived };
   Kind kind = Kind::Workspace;
   int index = 0;              // input, weight or output number
+  int buffer = -1;            // Workspace: the buffer, placed after planning
   int64_t offset = 0;         // Workspace: bytes per batch item (scaled by the batch);
                               // Derived: bytes into the derived-weights arena
   int64_t byteOffset = 0;     // constant bytes added (a slice inside a row)

@@ -4,18 +4,30 @@
 
 #include "mlir/Transforms/Passes.h"
 
-void dnnc::passes::buildInferencePipeline(mlir::OpPassManager &pm, unsigned optLevel) {
+using namespace mlir;
+
+void dnnc::passes::buildInferencePipeline(OpPassManager &pm, unsigned optLevel, bool remarks) {
+  // Passes that can explain what they refuse get `remarks=true` on request.
+  auto withRemarks = [&](std::unique_ptr<Pass> pass) {
+    if (remarks)
+      (void)pass->initializeOptions("remarks=true");
+    return pass;
+  };
   // Lowerings that code generation needs at every level.
-  pm.addNestedPass<mlir::FuncOp>(createDecomposeMultiHeadAttentionPass());
+  pm.addNestedPass<FuncOp>(createDecomposeMultiHeadAttentionPass());
   if (optLevel == 0)
     return;
-  pm.addPass(mlir::createCanonicalizerPass());
-  pm.addNestedPass<mlir::FuncOp>(createFoldBatchNormPass());
-  pm.addNestedPass<mlir::FuncOp>(createSplitSeparableConvPass());
-  pm.addNestedPass<mlir::FuncOp>(createFuseEpiloguePass());
-  pm.addNestedPass<mlir::FuncOp>(createFuseElementwisePass());
-  pm.addNestedPass<mlir::FuncOp>(createUnrollRecurrencePass());
-  pm.addPass(mlir::createCanonicalizerPass());
-  pm.addPass(mlir::createCSEPass());
-  pm.addNestedPass<mlir::FuncOp>(createHoistWeightComputationsPass());
+  pm.addPass(createCanonicalizerPass()); // drops dropout, identity, view chains
+  OpPassManager &func = pm.nest<FuncOp>();
+  func.addPass(withRemarks(createFoldBatchNormPass()));
+  func.addPass(withRemarks(createSplitSeparableConvPass()));
+  func.addPass(withRemarks(createFuseEpiloguePass()));
+  func.addPass(createFuseElementwisePass());
+  func.addPass(createUnrollRecurrencePass());
+  func.addPass(withRemarks(createDeadCodeEliminationPass()));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  OpPassManager &late = pm.nest<FuncOp>();
+  late.addPass(withRemarks(createHoistWeightComputationsPass()));
+  late.addPass(withRemarks(createPlanMemoryPass()));
 }

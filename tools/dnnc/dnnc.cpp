@@ -56,6 +56,10 @@ cl::opt<std::string> passPipeline(
     cl::desc("Run this pass pipeline instead of the -O level's, in MLIR's textual form, e.g. "
              "'builtin.func(dnn-decompose-mha),canonicalize' (an empty pipeline runs no pass)"),
     cl::value_desc("pipeline"), cl::cat(category));
+cl::opt<bool> remarks("remarks",
+                      cl::desc("Have the passes say why they leave a batchnorm unfolded, an "
+                               "activation unfused, ..., and report the activation memory"),
+                      cl::cat(category));
 cl::opt<std::string> target("target", cl::desc("Code generation target: host (default)"),
                             cl::init("host"), cl::cat(category));
 cl::opt<std::string> headerFile("header", cl::desc("Where to write the C header (default: the "
@@ -186,7 +190,7 @@ int main(int argc, char **argv) {
       return 1;
     }
   } else {
-    dnnc::passes::buildInferencePipeline(pm, optLevel);
+    dnnc::passes::buildInferencePipeline(pm, optLevel, remarks);
   }
   if (failed(pm.run(*module)))
     return 1;

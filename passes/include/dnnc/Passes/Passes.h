@@ -17,6 +17,8 @@ std::unique_ptr<mlir::Pass> createUnrollRecurrencePass();
 std::unique_ptr<mlir::Pass> createHoistWeightComputationsPass();
 std::unique_ptr<mlir::Pass> createSplitSeparableConvPass();
 std::unique_ptr<mlir::Pass> createFuseElementwisePass();
+std::unique_ptr<mlir::Pass> createPlanMemoryPass();
+std::unique_ptr<mlir::Pass> createDeadCodeEliminationPass();
 
 #define GEN_PASS_REGISTRATION
 #include "dnnc/Passes/Passes.h.inc"

@@ -209,4 +209,54 @@ def FuseElementwise : Pass<"dnn-fuse-elementwise", "::mlir::FuncOp"> {
   let dependentDialects = ["dnnc::dnn::DnnDialect"];
 }
 
+def PlanMemory : Pass<"dnn-plan-memory", "::mlir::FuncOp"> {
+  let summary = "Places intermediate tensors in one workspace by liveness and reports the peak";
+  let description = [{
+    Every intermediate tensor (not an input, a weight, a load-time value, a
+    view or a returned value, which lives in the caller's output buffer)
+    lives from the op that writes it to its last reader; tensors are placed
+    first-fit in the order they are written, so tensors whose lives do not
+    overlap share bytes (offsets are per batch item, 64-byte aligned, and
+    scale with the batch at run time). Each op gets `dnn.workspace_offsets`
+    (one per result, -1 outside the workspace) and the function
+    `dnn.peak_activation_bytes`; with `remarks=true` a remark gives the peak
+    against the sum without reuse. Code generation places its kernel
+    buffers (these tensors and the scratch of some kernels) with the same
+    planner.
+
+      %a = dnn.relu %x                      // [N, 256]: offset 0
+      %b = dnn.relu %a                      // offset 1024 (%a is read)
+      %c = dnn.relu %b                      // offset 0 again (%a is dead)
+  }];
+  let constructor = "dnnc::passes::createPlanMemoryPass()";
+  let dependentDialects = ["dnnc::dnn::DnnDialect"];
+  let options = [
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Report the peak activation memory in a remark">
+  ];
+}
+
+def DeadCodeElimination : Pass<"dnn-dce", "::mlir::FuncOp"> {
+  let summary = "Removes unused ops and unused sequence outputs of recurrent layers";
+  let description = [{
+    A layer whose results nobody reads is removed (its weights too, when
+    nothing else reads them), last to first so that whole dead branches go.
+    A recurrent layer (rnn, lstm, gru, recurrence) that returns its whole
+    sequence although only its final states are read stops doing so: its
+    first result becomes the final state [N, H] instead of [N, T, H].
+
+      %y, %h = dnn.gru %x, %wi, %wh {return_sequences = true}   // %y unused
+
+    becomes
+
+      %y, %h = dnn.gru %x, %wi, %wh : ... -> (tensor<?xHxf32>, tensor<?xHxf32>)
+  }];
+  let constructor = "dnnc::passes::createDeadCodeEliminationPass()";
+  let dependentDialects = ["dnnc::dnn::DnnDialect"];
+  let options = [
+    Option<"remarks", "remarks", "bool", /*default=*/"false",
+           "Say with a remark what was removed">
+  ];
+}
+
 #endif // DNNC_PASSES
