@@ -1,12 +1,14 @@
 //===- Codegen.cpp - kernels + host graph + runtime -> model.so ---------===//
 #include "dnnc/Codegen/Codegen.h"
 #include "HostGraph.h"
+#include "dnnc/IR/DnnDialect.h"
 #include "KernelCache.h"
 #include "ModelPlan.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 
@@ -111,14 +113,24 @@ LogicalResult link(ModuleOp module, const std::vector<std::string> &objects,
   // Link to a temporary name and rename, so a failed link never leaves a
   // half-written library where the old one was.
   std::string temporary = options.outputPath + ".tmp." + std::to_string(::getpid());
-  // The soname is the file name, so an app linked against it finds it by rpath.
-  std::string soname = llvm::sys::path::filename(options.outputPath).str();
-  std::vector<std::string> args = {*compiler, "-shared", "-Wl,-soname," + soname,
-                                   "-Wl,--version-script=" + versionScript, "-o", temporary};
-  args.insert(args.end(), objects.begin(), objects.end());
-  // Nothing in the objects calls the C API, so take the whole runtime archive.
-  args.insert(args.end(), {"-Wl,--whole-archive", options.runtimeLibrary,
-                           "-Wl,--no-whole-archive", "-lpthread", "-ldl", "-lm"});
+  std::vector<std::string> args;
+  if (options.relocatableObject) {
+    // One object with the kernels, the host graph and the runtime, to link
+    // into an application (with a C++ linker: the runtime is C++).
+    args = {*compiler, "-r", "-nostdlib", "-o", temporary};
+    args.insert(args.end(), objects.begin(), objects.end());
+    args.insert(args.end(),
+                {"-Wl,--whole-archive", options.runtimeLibrary, "-Wl,--no-whole-archive"});
+  } else {
+    // The soname is the file name, so an app linked against it finds it by rpath.
+    std::string soname = llvm::sys::path::filename(options.outputPath).str();
+    args = {*compiler, "-shared", "-Wl,-soname," + soname,
+            "-Wl,--version-script=" + versionScript, "-o", temporary};
+    args.insert(args.end(), objects.begin(), objects.end());
+    // Nothing in the objects calls the C API, so take the whole runtime archive.
+    args.insert(args.end(), {"-Wl,--whole-archive", options.runtimeLibrary,
+                             "-Wl,--no-whole-archive", "-lpthread", "-ldl", "-lm"});
+  }
   std::vector<llvm::StringRef> argRefs(args.begin(), args.end());
   std::string message;
   int status = llvm::sys::ExecuteAndWait(*compiler, argRefs, llvm::None, {}, 0, 0, &message);
@@ -165,6 +177,8 @@ LogicalResult dnnc::codegen::compileModel(ModuleOp module, const Options &option
   });
 
   Halide::Target target = Halide::get_host_target().with_feature(Halide::Target::NoRuntime);
+  if (options.profile)
+    target = target.with_feature(Halide::Target::Profile);
   KernelCache cache(options.cacheDir, executableHash() + "|" + target.to_string());
   std::vector<std::string> objects;
   if (failed(compileKernels(module, *plan, target, dir, cache, objects)))
@@ -187,6 +201,36 @@ LogicalResult dnnc::codegen::compileModel(ModuleOp module, const Options &option
 }
 
 std::string dnnc::codegen::defaultCacheDirectory() { return KernelCache::defaultDirectory(); }
+
+LogicalResult dnnc::codegen::printHalideKernels(ModuleOp module, llvm::raw_ostream &os) {
+  FailureOr<ModelPlan> plan = planModel(module);
+  if (failed(plan))
+    return failure();
+  llvm::SmallString<128> dir;
+  if (std::error_code ec = llvm::sys::fs::createUniqueDirectory("dnnc-halide", dir))
+    return emitError(module.getLoc()) << "cannot create a temporary folder: " << ec.message();
+  auto cleanup = llvm::make_scope_exit([&] { llvm::sys::fs::remove_directories(dir); });
+  Halide::Target target = Halide::get_host_target().with_feature(Halide::Target::NoRuntime);
+  std::set<std::string> printed;
+  for (const KernelCall *call : plan->allCalls()) {
+    if (!printed.insert(call->symbol).second)
+      continue;
+    std::string path = (dir + "/" + call->symbol + ".stmt").str();
+    try {
+      kernels::Kernel kernel = call->build(target);
+      kernel.pipeline.compile_to_lowered_stmt(path, kernel.arguments, Halide::Text, target);
+    } catch (const std::exception &e) {
+      return emitError(locationOf(module, *call)) << e.what();
+    }
+    auto text = llvm::MemoryBuffer::getFile(path);
+    if (!text)
+      return emitError(module.getLoc()) << "cannot read '" << path << "'";
+    os << "// ===== " << call->symbol << " ("
+       << (call->op ? dnn::describeLayer(call->op) : std::string("copy")) << ")\n"
+       << (*text)->getBuffer() << "\n";
+  }
+  return success();
+}
 
 LogicalResult dnnc::codegen::printHostLLVMIR(ModuleOp module, llvm::raw_ostream &os) {
   FailureOr<ModelPlan> plan = planModel(module);

@@ -3,6 +3,7 @@
 #include "KernelCache.h"
 #include "Lowering.h"
 
+#include "dnnc/IR/Cost.h"
 #include "dnnc/IR/DnnDialect.h"
 #include "dnnc/Passes/MemoryPlanner.h"
 
@@ -386,6 +387,8 @@ FailureOr<ModelPlan> dnnc::codegen::planModel(ModuleOp module) {
                            shapeOf(arg)});
     plan.dynamicBatch |= !plan.inputs.back().shape.empty() && plan.inputs.back().shape[0] < 0;
   }
+  if (auto flops = func->getAttrOfType<IntegerAttr>(dnn::kFlopsAttr))
+    plan.flopsPerItem = flops.getInt();
   Planner planner(func, plan);
   if (failed(planner.run()))
     return failure();
@@ -423,6 +426,8 @@ std::string dnnc::codegen::manifestText(const ModelPlan &plan) {
     text += "derived " + std::to_string(plan.derivedBytes) + "\n";
   if (plan.dynamicBatch)
     text += "max_batch " + std::to_string(plan.maxBatch) + "\n";
+  if (plan.flopsPerItem > 0)
+    text += "flops " + std::to_string(plan.flopsPerItem) + "\n";
   auto add = [&](const char *kind, const NamedShape &t) {
     text += std::string(kind) + " " + t.name + " " + std::to_string(t.shape.size());
     for (int64_t d : t.shape)

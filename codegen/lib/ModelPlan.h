@@ -81,6 +81,8 @@ struct ModelPlan {
   bool dynamicBatch = false;
   /// Largest batch for which every tensor fits 32-bit indexing.
   int64_t maxBatch = 1;
+  /// Floating-point operations per batch item (0: not counted).
+  int64_t flopsPerItem = 0;
 
   /// Every call of both programs (prepare first).
   std::vector<KernelCall *> allCalls();

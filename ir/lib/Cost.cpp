@@ -94,3 +94,12 @@ int64_t dnnc::dnn::flopsPerItem(Operation *op) {
     return 5 * out;
   return out;
 }
+
+int64_t dnnc::dnn::modelFlopsPerItem(Operation *function) {
+  int64_t total = 0;
+  function->walk([&](Operation *op) {
+    if (op->getDialect() && op->getDialect()->getNamespace() == "dnn")
+      total += flopsPerItem(op);
+  });
+  return total;
+}

@@ -86,6 +86,8 @@ private:
       return parseMaxBatch(fields);
     if (record == "derived")
       return parseDerived(fields);
+    if (record == "flops")
+      return parseCounter(fields, "flops", sawFlops_, out_.flopsPerItem);
     if (record == "input")
       return parseTensor(fields, out_.inputs, inputNames_, true);
     if (record == "output")
@@ -124,6 +126,16 @@ private:
     if (fields.size() != 2 || !parseInt64(fields[1], out_.maxBatch) || out_.maxBatch < 1)
       return fail("expected 'max_batch <n>' with a positive integer");
     sawMaxBatch_ = true;
+    return true;
+  }
+
+  bool parseCounter(const std::vector<std::string> &fields, const char *name, bool &seen,
+                    int64_t &value) {
+    if (seen)
+      return fail(std::string("duplicate '") + name + "' record");
+    if (fields.size() != 2 || !parseInt64(fields[1], value) || value < 0)
+      return fail(std::string("expected '") + name + " <n>' with a non-negative integer");
+    seen = true;
     return true;
   }
 
@@ -202,6 +214,7 @@ private:
   bool sawWorkspace_ = false;
   bool sawMaxBatch_ = false;
   bool sawDerived_ = false;
+  bool sawFlops_ = false;
   std::set<std::string> inputNames_, outputNames_, weightNames_;
 };
 

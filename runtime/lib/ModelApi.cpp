@@ -183,18 +183,23 @@ bool checkContext(const dnn_context *ctx) {
 /// The manifest list that dnn_<role>_* functions describe.
 enum class Role { Input, Output, Weight };
 
-const std::vector<ManifestTensor> &tensorsOf(const dnn_context *ctx,
-                                             Role role) {
-  return role == Role::Input    ? ctx->manifest->inputs
-         : role == Role::Output ? ctx->manifest->outputs
-                                : ctx->manifest->weights;
+/// The tensors a role lists; they describe the model, so no context is
+/// needed (ctx may be NULL). nullptr with the error set if the manifest is bad.
+const std::vector<ManifestTensor> *tensorsOf(const dnn_context *ctx, Role role) {
+  const Manifest *manifest = ctx ? ctx->manifest : modelManifest();
+  if (!manifest)
+    return nullptr;
+  return role == Role::Input    ? &manifest->inputs
+         : role == Role::Output ? &manifest->outputs
+                                : &manifest->weights;
 }
 
 /// Tensor i of a role, or nullptr with the error set.
 const ManifestTensor *tensorAt(const dnn_context *ctx, Role role, int i) {
-  if (!checkContext(ctx))
+  const std::vector<ManifestTensor> *list = tensorsOf(ctx, role);
+  if (!list)
     return nullptr;
-  const std::vector<ManifestTensor> &tensors = tensorsOf(ctx, role);
+  const std::vector<ManifestTensor> &tensors = *list;
   if (i < 0 || static_cast<size_t>(i) >= tensors.size()) {
     const char *kind = role == Role::Input    ? "input"
                        : role == Role::Output ? "output"
@@ -210,8 +215,8 @@ const ManifestTensor *tensorAt(const dnn_context *ctx, Role role, int i) {
 
 int countOf(const dnn_context *ctx, Role role) {
   return guardApiCall(-1, [&] {
-    return checkContext(ctx) ? static_cast<int>(tensorsOf(ctx, role).size())
-                             : -1;
+    const std::vector<ManifestTensor> *list = tensorsOf(ctx, role);
+    return list ? static_cast<int>(list->size()) : -1;
   });
 }
 
@@ -367,6 +372,13 @@ const char *dnn_model_name(void) {
   return guardApiCall<const char *>(nullptr, []() -> const char * {
     const Manifest *manifest = modelManifest();
     return manifest ? manifest->modelName.c_str() : nullptr;
+  });
+}
+
+int64_t dnn_model_flops(void) {
+  return guardApiCall<int64_t>(-1, []() -> int64_t {
+    const Manifest *manifest = modelManifest();
+    return manifest ? manifest->flopsPerItem : -1;
   });
 }
 

@@ -41,6 +41,7 @@ bool ModelLibrary::open(const std::string &path, std::string &error) {
     resolve(createFromMemory, "dnn_create_from_memory");
     resolve(lastError, "dnn_last_error");
     resolve(modelName, "dnn_model_name");
+    resolve(modelFlops, "dnn_model_flops");
     resolve(destroy, "dnn_destroy");
     resolve(numInputs, "dnn_num_inputs");
     resolve(inputName, "dnn_input_name");
@@ -50,6 +51,10 @@ bool ModelLibrary::open(const std::string &path, std::string &error) {
     resolve(outputName, "dnn_output_name");
     resolve(outputRank, "dnn_output_rank");
     resolve(outputDim, "dnn_output_dim");
+    resolve(numWeights, "dnn_num_weights");
+    resolve(weightName, "dnn_weight_name");
+    resolve(weightRank, "dnn_weight_rank");
+    resolve(weightDim, "dnn_weight_dim");
     resolve(setInput, "dnn_set_input");
     resolve(run, "dnn_run");
     resolve(output, "dnn_output");

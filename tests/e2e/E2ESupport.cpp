@@ -99,6 +99,46 @@ CompiledModel &compileModel(const std::string &source, const std::string &flags)
   return m;
 }
 
+std::vector<std::vector<float>> runOnRandomInputs(CompiledModel &m, const std::string &weightsPath,
+                                                  int64_t batch) {
+  const dnnrt::ModelLibrary &lib = m.library;
+  std::vector<std::vector<float>> outputs;
+  dnn_context *ctx = lib.create(weightsPath.c_str());
+  EXPECT_NE(ctx, nullptr) << lib.lastError();
+  if (!ctx)
+    return outputs;
+  std::mt19937 rng(batch * 17 + 3);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int i = 0; i < lib.numInputs(ctx); ++i) {
+    std::vector<int64_t> shape;
+    for (int d = 0; d < lib.inputRank(ctx, i); ++d) {
+      int64_t dim = lib.inputDim(ctx, i, d);
+      shape.push_back(dim < 0 ? batch : dim);
+    }
+    int64_t numel = 1;
+    for (int64_t d : shape)
+      numel *= d;
+    std::vector<float> data(numel);
+    for (float &v : data)
+      v = dist(rng);
+    EXPECT_EQ(lib.setInput(ctx, lib.inputName(ctx, i), data.data(), shape.data(),
+                           (int)shape.size()),
+              0)
+        << lib.lastError();
+  }
+  EXPECT_EQ(lib.run(ctx), 0) << lib.lastError();
+  for (int i = 0; i < lib.numOutputs(ctx); ++i) {
+    std::vector<int64_t> shape(lib.outputRank(ctx, i));
+    const float *out = lib.output(ctx, lib.outputName(ctx, i), shape.data());
+    int64_t numel = 1;
+    for (int64_t d : shape)
+      numel *= d;
+    outputs.emplace_back(out, out + (out ? numel : 0));
+  }
+  lib.destroy(ctx);
+  return outputs;
+}
+
 void checkAgainstReference(CompiledModel &m, int64_t batch, double tolerance) {
   ASSERT_TRUE(m.module && m.library.create);
   const dnnrt::ModelLibrary &lib = m.library;

@@ -42,6 +42,11 @@ CompiledModel &compileModel(const std::string &sourcePath, const std::string &fl
 /// Writes `text` to a .dnn file in the test's folder and returns its path.
 std::string writeModel(const std::string &name, const std::string &text);
 
+/// Runs the model with the weights of `weightsPath` on random inputs of
+/// batch `batch` (seeded by the batch) and returns its outputs.
+std::vector<std::vector<float>> runOnRandomInputs(CompiledModel &m, const std::string &weightsPath,
+                                                  int64_t batch);
+
 /// Runs the model on random inputs of batch `batch` (inputs with a static
 /// batch keep theirs) and compares every output with the reference.
 void checkAgainstReference(CompiledModel &m, int64_t batch, double tolerance = kTolerance);

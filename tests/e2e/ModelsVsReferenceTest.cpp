@@ -68,3 +68,41 @@ INSTANTIATE_TEST_SUITE_P(Corners, ModelsVsReference,
                          });
 
 } // namespace
+
+namespace {
+
+// The optimizing passes are numerically neutral: every zoo model gives the
+// same outputs (to 1e-4 relative) at -O0 and -O2, on the same weights and
+// inputs.
+class PassesAreNeutral : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PassesAreNeutral, O0MatchesO2) {
+  CompiledModel &o0 = compileModel(pathOf(GetParam()), "-O0");
+  CompiledModel &o2 = compileModel(pathOf(GetParam()), "-O2");
+  for (int64_t batch : {1, 2}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    std::vector<std::vector<float>> outputs[2];
+    for (int which = 0; which < 2; ++which)
+      outputs[which] = runOnRandomInputs(which == 0 ? o0 : o2, o0.weightsPath, batch);
+    ASSERT_EQ(outputs[0].size(), outputs[1].size());
+    for (size_t i = 0; i < outputs[0].size(); ++i) {
+      dnnref::Tensor reference({(int64_t)outputs[0][i].size()});
+      std::copy(outputs[0][i].begin(), outputs[0][i].end(), reference.data.begin());
+      dnnref::Comparison cmp = dnnref::compare(outputs[1][i], reference);
+      EXPECT_LE(cmp.relError, kTolerance) << "output " << i << ": " << dnnref::describe(cmp);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, PassesAreNeutral,
+                         ::testing::Values("xor", "mnist_mlp", "mnist_cnn", "tiny_resnet",
+                                           "lenet5", "conv_autoencoder", "lstm_classifier",
+                                           "gru_regressor", "seq2seq_attention",
+                                           "transformer_encoder", "resnet18", "alexnet",
+                                           "mobilenet_v2", "unet_small", "dcgan_generator",
+                                           "dcgan_discriminator"),
+                         [](const ::testing::TestParamInfo<std::string> &info) {
+                           return info.param;
+                         });
+
+} // namespace

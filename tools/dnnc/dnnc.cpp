@@ -10,6 +10,7 @@
 
 #include "dnnc/Codegen/Codegen.h"
 #include "dnnc/Frontend/Frontend.h"
+#include "dnnc/IR/Cost.h"
 #include "dnnc/IR/DnnDialect.h"
 #include "dnnc/Passes/Passes.h"
 #include "dnnc/Passes/Pipelines.h"
@@ -22,6 +23,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/Pass.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -41,14 +43,18 @@ cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.dnn>"), cl::Requ
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: <model>.so; '-' = stdout "
                                               "for text outputs)"),
                                 cl::value_desc("file"), cl::cat(category));
-enum class Emit { Mlir, Llvm, Header, SharedLibrary };
-cl::opt<Emit> emit("emit", cl::desc("What to produce"), cl::init(Emit::SharedLibrary),
-                   cl::values(clEnumValN(Emit::Mlir, "mlir", "the dnn dialect after the passes"),
-                              clEnumValN(Emit::Llvm, "llvm", "LLVM IR of the host graph"),
-                              clEnumValN(Emit::Header, "h", "the C header of the model"),
-                              clEnumValN(Emit::SharedLibrary, "so",
-                                         "model.so and model.h (default)")),
-                   cl::cat(category));
+enum class Emit { Mlir, Halide, Llvm, Object, Header, SharedLibrary };
+cl::opt<Emit> emit(
+    "emit", cl::desc("What to produce (the stage to stop at)"), cl::init(Emit::SharedLibrary),
+    cl::values(clEnumValN(Emit::Mlir, "mlir", "the dnn dialect after the passes"),
+               clEnumValN(Emit::Halide, "halide", "the lowered Halide statement of each kernel"),
+               clEnumValN(Emit::Llvm, "llvm", "LLVM IR of the host graph"),
+               clEnumValN(Emit::Object, "obj",
+                          "one relocatable object: kernels, host graph and runtime (model.o)"),
+               clEnumValN(Emit::Header, "h", "the C header of the model"),
+               clEnumValN(Emit::SharedLibrary, "so", "model.so and model.h (default)")),
+    cl::cat(category));
+
 cl::opt<unsigned> optLevel("O", cl::desc("Optimization level: 0 (none) or 2 (default)"),
                            cl::Prefix, cl::init(2), cl::cat(category));
 cl::opt<std::string> passPipeline(
@@ -59,6 +65,10 @@ cl::opt<std::string> passPipeline(
 cl::opt<bool> remarks("remarks",
                       cl::desc("Have the passes say why they leave a batchnorm unfolded, an "
                                "activation unfused, ..., and report the activation memory"),
+                      cl::cat(category));
+cl::opt<bool> profile("profile",
+                      cl::desc("Build kernels that time themselves: the model prints a report of "
+                               "the time per kernel when the process exits"),
                       cl::cat(category));
 cl::opt<std::string> target("target", cl::desc("Code generation target: host (default)"),
                             cl::init("host"), cl::cat(category));
@@ -111,6 +121,8 @@ LogicalResult writeText(ModuleOp module, Emit kind) {
   if (kind == Emit::Mlir) {
     module.print(out->os());
     out->os() << "\n";
+  } else if (kind == Emit::Halide) {
+    result = dnnc::codegen::printHalideKernels(module, out->os());
   }
   else if (kind == Emit::Llvm)
     result = dnnc::codegen::printHostLLVMIR(module, out->os());
@@ -132,15 +144,18 @@ int main(int argc, char **argv) {
   // --print-ir-after-all, ...) work on dnnc as on dnnc-opt.
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
-  registerPassManagerCLOptions();
+  // Passes first: --print-ir-after=<pass> lists the passes known by then.
   mlir::registerTransformsPasses();
   dnnc::passes::registerDnnPasses();
+  registerPassManagerCLOptions();
   // --help shows dnnc's options and these MLIR ones, not all of LLVM's.
   auto &registered = cl::getRegisteredOptions();
-  for (const char *name : {"mlir-print-debuginfo", "print-ir-after-all",
-                           "print-ir-before-all"})
-    if (registered.count(name))
+  for (const char *name : {"mlir-print-debuginfo", "print-ir-after-all", "print-ir-before-all",
+                           "print-ir-after", "print-ir-before", "time-passes"})
+    if (registered.count(name)) {
       registered[name]->addCategory(category);
+      registered[name]->setHiddenFlag(cl::NotHidden);
+    }
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "dnnc: compiles a .dnn model to a shared library of kernels\n\n"
@@ -167,6 +182,10 @@ int main(int argc, char **argv) {
     dnnc::printSummary(*module, llvm::outs());
     return 0;
   }
+  // The work of the model as written, for the manifest (passes fuse ops).
+  for (FuncOp func : module->getOps<FuncOp>())
+    func->setAttr(dnnc::dnn::kFlopsAttr,
+                  Builder(&context).getI64IntegerAttr(dnnc::dnn::modelFlopsPerItem(func)));
   // Weights are named and shaped by the layers as written, before any pass
   // folds or rewrites them.
   if (!initWeights.empty()) {
@@ -182,6 +201,12 @@ int main(int argc, char **argv) {
   }
   PassManager pm(&context);
   applyPassManagerCLOptions(pm);
+  // --time-passes is LLVM's own option; dnnc times its MLIR passes with it
+  // (and not LLVM's code generation of the host graph).
+  if (llvm::TimePassesIsEnabled) {
+    llvm::TimePassesIsEnabled = false;
+    pm.enableTiming();
+  }
   if (passPipeline.getNumOccurrences()) {
     std::string message;
     llvm::raw_string_ostream errors(message);
@@ -195,11 +220,14 @@ int main(int argc, char **argv) {
   if (failed(pm.run(*module)))
     return 1;
 
-  if (emit != Emit::SharedLibrary)
+  if (emit != Emit::SharedLibrary && emit != Emit::Object)
     return failed(writeText(*module, emit)) ? 1 : 0;
 
   dnnc::codegen::Options options;
-  options.outputPath = outputFile.empty() ? defaultOutput(".so") : outputFile.getValue();
+  options.relocatableObject = emit == Emit::Object;
+  options.outputPath = !outputFile.empty() ? outputFile.getValue()
+                       : options.relocatableObject ? defaultOutput(".o")
+                                                   : defaultOutput(".so");
   if (!headerFile.empty()) {
     options.headerPath = headerFile;
   } else {
@@ -209,6 +237,7 @@ int main(int argc, char **argv) {
   }
   options.target = target;
   options.workDir = workDir;
+  options.profile = profile;
   options.cacheDir = noCache ? std::string()
                      : cacheDir.getNumOccurrences() ? cacheDir.getValue()
                                                     : dnnc::codegen::defaultCacheDirectory();

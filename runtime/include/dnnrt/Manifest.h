@@ -24,6 +24,8 @@ struct Manifest {
   int64_t workspaceFixedBytes = 0;
   // Tensors computed from the weights alone when they are loaded.
   int64_t derivedBytes = 0;
+  // Floating-point operations per batch item (0: not counted).
+  int64_t flopsPerItem = 0;
   // Largest batch whose biggest tensor the kernels can index (32-bit).
   int64_t maxBatch = std::numeric_limits<int64_t>::max();
   // In the order the graph function's pointer arrays expect.

@@ -23,6 +23,7 @@ public:
 
   decltype(&::dnn_last_error) lastError = nullptr;
   decltype(&::dnn_model_name) modelName = nullptr;
+  decltype(&::dnn_model_flops) modelFlops = nullptr;
   decltype(&::dnn_create) create = nullptr;
   decltype(&::dnn_create_from_memory) createFromMemory = nullptr;
   decltype(&::dnn_destroy) destroy = nullptr;
@@ -34,6 +35,10 @@ public:
   decltype(&::dnn_output_name) outputName = nullptr;
   decltype(&::dnn_output_rank) outputRank = nullptr;
   decltype(&::dnn_output_dim) outputDim = nullptr;
+  decltype(&::dnn_num_weights) numWeights = nullptr;
+  decltype(&::dnn_weight_name) weightName = nullptr;
+  decltype(&::dnn_weight_rank) weightRank = nullptr;
+  decltype(&::dnn_weight_dim) weightDim = nullptr;
   decltype(&::dnn_set_input) setInput = nullptr;
   decltype(&::dnn_run) run = nullptr;
   decltype(&::dnn_output) output = nullptr;

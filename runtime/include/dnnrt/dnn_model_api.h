@@ -41,6 +41,10 @@ DNN_API const char *dnn_last_error(void);
 /* Name of the model as given to dnnc. */
 DNN_API const char *dnn_model_name(void);
 
+/* Floating-point operations of one batch item as dnnc counted them (a
+ * multiply-add counts 2), or 0 when unknown; -1 on error. */
+DNN_API int64_t dnn_model_flops(void);
+
 /* Creates a context with weights from a safetensors file (e.g. a PyTorch
  * state_dict saved with safetensors.torch.save_file). Every weight of the
  * model must be present with its exact shape; F32, F64, F16 and BF16 data is
@@ -60,7 +64,8 @@ DNN_API void dnn_destroy(dnn_context *ctx);
 
 /* Inputs, outputs and weights of the model, in a fixed order. Names stay
  * valid for the life of the process. dnn_*_dim returns -1 for the batch dim
- * and -2 for a bad index. */
+ * and -2 for a bad index. These describe the model, so ctx may be NULL
+ * (e.g. to learn the weights' shapes before creating a context). */
 DNN_API int dnn_num_inputs(const dnn_context *ctx);
 DNN_API const char *dnn_input_name(const dnn_context *ctx, int i);
 DNN_API int dnn_input_rank(const dnn_context *ctx, int i);

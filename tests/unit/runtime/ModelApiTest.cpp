@@ -109,11 +109,21 @@ TEST_F(ModelApiTest, BadIndicesAndNullContextAreErrors) {
   EXPECT_EQ(dnn_weight_rank(ctx.get(), -1), -1);
   EXPECT_EQ(dnn_output_dim(ctx.get(), 1, 1), -2);
   EXPECT_EQ(lastError(), "dimension 1 out of range for 'total' of rank 1");
-  EXPECT_EQ(dnn_num_inputs(nullptr), -1);
-  EXPECT_EQ(lastError(), "context is NULL");
   EXPECT_NE(dnn_run(nullptr), 0);
+  EXPECT_EQ(lastError(), "context is NULL");
   EXPECT_EQ(dnn_batch(nullptr), -1);
   dnn_destroy(nullptr);
+}
+
+// The model's description needs no context (to learn the weights' shapes
+// before creating one).
+TEST_F(ModelApiTest, DescribesTheModelWithoutAContext) {
+  EXPECT_EQ(dnn_num_inputs(nullptr), 2);
+  EXPECT_STREQ(dnn_input_name(nullptr, 1), "y");
+  EXPECT_EQ(dnn_num_weights(nullptr), 2);
+  EXPECT_STREQ(dnn_weight_name(nullptr, 1), "bias");
+  EXPECT_EQ(dnn_weight_dim(nullptr, 1, 0), 4);
+  EXPECT_EQ(dnn_output_dim(nullptr, 0, 0), -1);
 }
 
 TEST_F(ModelApiTest, RunsAndGrowsWithTheBatch) {

@@ -17,6 +17,8 @@ struct Options {
   std::string workDir;         // keep objects here; empty: a temporary folder
   std::string runtimeLibrary;  // libdnnrt.a, linked into every model.so
   std::string cacheDir;        // compiled kernels kept here; empty: no cache
+  bool relocatableObject = false; // write one relocatable .o instead of a .so
+  bool profile = false;        // kernels report their time at exit (Halide's profiler)
 };
 
 /// Where kernels are cached unless told otherwise ($DNNC_CACHE_DIR, else the
@@ -30,6 +32,9 @@ mlir::LogicalResult compileModel(mlir::ModuleOp module, const Options &options);
 
 /// Prints the LLVM IR of the host graph (call order, buffer plan, manifest).
 mlir::LogicalResult printHostLLVMIR(mlir::ModuleOp module, llvm::raw_ostream &os);
+
+/// Prints the lowered Halide statement of every distinct kernel.
+mlir::LogicalResult printHalideKernels(mlir::ModuleOp module, llvm::raw_ostream &os);
 
 /// Writes the C header of the model's API.
 mlir::LogicalResult writeModelHeader(mlir::ModuleOp module, llvm::raw_ostream &os);

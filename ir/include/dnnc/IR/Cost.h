@@ -12,6 +12,14 @@ namespace dnnc::dnn {
 /// and views (flatten, reshape, dropout) cost 0.
 int64_t flopsPerItem(mlir::Operation *op);
 
+/// The model's floating-point operations per batch item: the sum over the
+/// ops of a function as the frontend built it (before passes fuse ops).
+int64_t modelFlopsPerItem(mlir::Operation *function);
+
+/// The function attribute in which dnnc keeps modelFlopsPerItem from before
+/// the passes for code generation (the manifest's `flops` record).
+constexpr const char *kFlopsAttr = "dnn.flops_per_item";
+
 } // namespace dnnc::dnn
 
 #endif // DNNC_IR_COST_H

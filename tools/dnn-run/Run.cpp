@@ -1,7 +1,10 @@
-// dnn-run: runs a dnnc-compiled model.so on .npy inputs, e.g.
+// dnn-run [run]: runs a dnnc-compiled model.so on .npy inputs, e.g.
 //   dnn-run model.so --weights w.safetensors --input x=in.npy --output out.npy
 // The model is loaded with dlopen and driven through its C API
 // (dnn_model_api.h), exactly as an application would.
+#include "Commands.h"
+#include "Common.h"
+
 #include "dnnrt/ModelLibrary.h"
 #include "dnnrt/Npy.h"
 
@@ -20,7 +23,8 @@
 namespace {
 
 constexpr const char kUsage[] =
-    "usage: dnn-run MODEL.so [options]\n"
+    "usage: dnn-run MODEL.so [options]          run the model (also: dnn-run run ...)\n"
+    "       dnn-run bench MODEL.so [options]    measure its latency (see bench --help)\n"
     "\n"
     "Runs a dnnc-compiled model on .npy inputs and prints a summary.\n"
     "\n"
@@ -87,7 +91,7 @@ bool parseCount(const std::string &option, const std::string &value,
 }
 
 bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 0; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       options.help = true;
@@ -174,12 +178,6 @@ bool resolveNames(std::vector<FileArg> &args,
     }
   }
   return true;
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  size_t mid = values.size() / 2;
-  return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
 }
 
 std::string argmaxPerRow(const float *data, int64_t rows, int64_t cols) {
@@ -307,7 +305,7 @@ bool runModel(const Options &options, std::string &error) {
   }
   char latency[96];
   std::snprintf(latency, sizeof latency,
-                "latency: %.3f ms (median of %d run%s)\n", median(latenciesMs),
+                "latency: %.3f ms (median of %d run%s)\n", dnnrun::median(latenciesMs),
                 options.repeat, options.repeat == 1 ? "" : "s");
   summary += latency;
   if (!options.quiet)
@@ -317,22 +315,16 @@ bool runModel(const Options &options, std::string &error) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+int dnnrun::runCommand(int argc, char **argv) {
   std::string error;
-  try {
-    Options options;
-    if (parseArgs(argc, argv, options, error)) {
-      if (options.help) {
-        std::fputs(kUsage, stdout);
-        return 0;
-      }
-      if (runModel(options, error))
-        return 0;
+  Options options;
+  if (parseArgs(argc, argv, options, error)) {
+    if (options.help) {
+      std::fputs(kUsage, stdout);
+      return 0;
     }
-  } catch (const std::bad_alloc &) {
-    error = "out of memory";
-  } catch (const std::exception &e) {
-    error = std::string("internal error: ") + e.what();
+    if (runModel(options, error))
+      return 0;
   }
   std::fprintf(stderr, "dnn-run: error: %s\n", error.c_str());
   return 1;
