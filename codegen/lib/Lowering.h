@@ -32,6 +32,12 @@ public:
   /// `build` must depend on nothing else.
   virtual void call(llvm::StringRef role, KernelBuilder build, std::vector<TensorRef> args,
                     std::vector<TensorRef> results) = 0;
+  /// A tensor computed once when the weights are loaded (in the prepare
+  /// program) by the kernel `build` from `args`, which must all be weights
+  /// or load-time tensors: weights repacked into the layout a kernel wants.
+  /// Returns where it is kept (with the weights, for the model's life).
+  virtual TensorRef loadTime(llvm::StringRef role, KernelBuilder build,
+                             std::vector<TensorRef> args, std::vector<int64_t> shape) = 0;
   /// Calls added until endLoop() form the body of a loop run `count` times.
   virtual void beginLoop(int64_t count, int64_t unroll) = 0;
   virtual void endLoop() = 0;

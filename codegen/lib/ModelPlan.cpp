@@ -103,6 +103,8 @@ public:
   void call(StringRef role, KernelBuilder build, std::vector<TensorRef> args,
             std::vector<TensorRef> results) override;
   void beginLoop(int64_t count, int64_t unroll) override;
+  TensorRef loadTime(StringRef role, KernelBuilder build, std::vector<TensorRef> args,
+                     std::vector<int64_t> shape) override;
   void endLoop() override { currentLoop = -1; }
 
 private:
@@ -258,6 +260,27 @@ void Planner::call(StringRef role, KernelBuilder build, std::vector<TensorRef> a
   call.results = std::move(results);
   call.loop = currentLoop;
   program->calls.push_back(std::move(call));
+}
+
+TensorRef Planner::loadTime(StringRef role, KernelBuilder build, std::vector<TensorRef> args,
+                            std::vector<int64_t> shape) {
+  for (const TensorRef &arg : args)
+    if (arg.kind != TensorRef::Kind::Weight && arg.kind != TensorRef::Kind::Derived)
+      llvm::report_fatal_error("a load-time kernel may only read weights");
+  TensorRef out;
+  out.kind = TensorRef::Kind::Derived;
+  out.offset = plan.derivedBytes;
+  out.shape = std::move(shape);
+  plan.derivedBytes += bytesPerBatch(out.shape);
+  // The call goes to the prepare program, outside any loop of the op.
+  Program *saved = program;
+  int savedLoop = currentLoop;
+  program = &plan.prepare;
+  currentLoop = -1;
+  call(role, std::move(build), std::move(args), {out});
+  program = saved;
+  currentLoop = savedLoop;
+  return out;
 }
 
 void Planner::beginLoop(int64_t count, int64_t unroll) {
