@@ -9,6 +9,8 @@ packages=(
   libmlir-14-dev mlir-14-tools
   libhalide14-0-dev
   libgtest-dev
+  zlib1g-dev
+  dataset-fashion-mnist
 )
 
 missing=()

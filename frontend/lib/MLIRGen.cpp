@@ -7,6 +7,7 @@
 #include "dnnc/Frontend/Frontend.h"
 #include "dnnc/Frontend/Parser.h"
 #include "LayerAttrs.h"
+#include "TrainSpec.h"
 
 #include "dnnc/IR/DnnDialect.h"
 
@@ -384,6 +385,9 @@ OwningOpRef<ModuleOp> ModelBuilder::build(const Model &model) {
   func.setType(builder.getFunctionType(inputTypes, resultTypes));
   func->setAttr(dnn::kInputNamesAttr, builder.getArrayAttr(inputNames));
   func->setAttr(dnn::kOutputNamesAttr, builder.getArrayAttr(outputNames));
+  if (!attachTrainSpec(model, func, values,
+                       [this](SourceLoc l, const std::string &m) { error(l, m); }))
+    return nullptr;
   if (mlir::failed(verify(*module)))
     return nullptr;
   return module;

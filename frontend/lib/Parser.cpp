@@ -6,6 +6,9 @@
 //             | 'output' name (',' name)*
 //             | 'sequential' name '(' name ')' '{' (name '=' call | call)* '}'
 //             | name (',' name)* '=' call
+//             | 'train' '{' train_stmt* '}'
+//   train_stmt := 'target' IDENT ':' [IDENT] '[' dim (',' dim)* ']'
+//             | IDENT '=' call | IDENT '=' value | call
 //   name     := IDENT ('.' (IDENT | INT))*       e.g. layer1.0.conv1
 //   call     := IDENT '(' [arg (',' arg)*] ')'
 //   arg      := name | IDENT '=' value
@@ -75,6 +78,8 @@ private:
   bool parseInput(Model &model);
   bool parseOutput(Model &model);
   bool parseSequential(Model &model);
+  bool parseTrain(Model &model);
+  bool parseShape(InputDecl &decl);
   bool parseCall(LayerCall &call, bool allowInputs);
   bool parseValue(AttrValue &value);
 
@@ -115,6 +120,8 @@ bool Parser::parseStatement(Model &model) {
     return parseOutput(model);
   if (isKeyword("sequential") && ahead.kind == TokenKind::Ident)
     return parseSequential(model);
+  if (isKeyword("train") && ahead.kind == TokenKind::LBrace)
+    return parseTrain(model);
   LayerDef def;
   if (!parseName(def.name, def.nameLoc, "a statement (input, output, sequential or 'name = layer(...)')"))
     return false;
@@ -138,8 +145,15 @@ bool Parser::parseStatement(Model &model) {
 bool Parser::parseInput(Model &model) {
   consume(); // input
   InputDecl decl;
-  if (!parseIdent(decl.name, decl.loc, "an input name") ||
-      !expect(TokenKind::Colon, "':' and a shape after the input name"))
+  if (!parseIdent(decl.name, decl.loc, "an input name") || !parseShape(decl))
+    return false;
+  model.inputs.push_back(std::move(decl));
+  return true;
+}
+
+/// `: [dtype] '[' dim, ... ']'` after an input or target name.
+bool Parser::parseShape(InputDecl &decl) {
+  if (!expect(TokenKind::Colon, "':' and a shape after the name"))
     return false;
   decl.dtype = "f32";
   decl.dtypeLoc = cur.loc;
@@ -147,7 +161,7 @@ bool Parser::parseInput(Model &model) {
     decl.dtype = cur.text;
     consume();
   }
-  if (!expect(TokenKind::LBracket, "'[' to start the input shape"))
+  if (!expect(TokenKind::LBracket, "'[' to start the shape"))
     return false;
   do {
     Dim dim;
@@ -166,9 +180,62 @@ bool Parser::parseInput(Model &model) {
       break;
     consume();
   } while (true);
-  if (!expect(TokenKind::RBracket, "',' or ']' in the input shape"))
+  return expect(TokenKind::RBracket, "',' or ']' in the shape");
+}
+
+/// train { target y: [N]  loss = ...(...)  optimizer = ...(...)
+///         batch_size = 64  normalize(x, ...) }
+bool Parser::parseTrain(Model &model) {
+  TrainBlock block;
+  block.loc = cur.loc;
+  consume(); // train
+  consume(); // {
+  while (cur.kind != TokenKind::RBrace) {
+    if (cur.kind == TokenKind::Eof)
+      return fail("missing '}' at the end of the train block");
+    if (isKeyword("target") && ahead.kind == TokenKind::Ident) {
+      consume();
+      InputDecl decl;
+      if (!parseIdent(decl.name, decl.loc, "a target name") || !parseShape(decl))
+        return false;
+      block.targets.push_back(std::move(decl));
+      continue;
+    }
+    if (cur.kind == TokenKind::Ident && ahead.kind == TokenKind::LParen) {
+      LayerCall call;
+      if (!parseCall(call, /*allowInputs=*/true))
+        return false;
+      block.normalizers.push_back(std::move(call));
+      continue;
+    }
+    std::string name;
+    SourceLoc nameLoc;
+    if (!parseIdent(name, nameLoc, "a train statement (target, loss = ..., optimizer = ..., "
+                                   "schedule = ..., batch_size = ..., epochs = ..., normalize(...))") ||
+        !expect(TokenKind::Equal, "'=' after the setting's name"))
+      return false;
+    if (cur.kind == TokenKind::Ident && ahead.kind == TokenKind::LParen) {
+      LayerDef def;
+      def.name = name;
+      def.nameLoc = nameLoc;
+      if (!parseCall(def.call, /*allowInputs=*/true))
+        return false;
+      block.calls.push_back(std::move(def));
+    } else {
+      Setting setting{name, nameLoc, {}};
+      if (!parseValue(setting.value))
+        return false;
+      block.settings.push_back(std::move(setting));
+    }
+  }
+  consume();
+  if (!model.train.empty()) {
+    error(block.loc, "a model has at most one train block (the first is at line " +
+                         std::to_string(model.train.front().loc.line) + ")");
+    failed = true;
     return false;
-  model.inputs.push_back(std::move(decl));
+  }
+  model.train.push_back(std::move(block));
   return true;
 }
 

@@ -81,6 +81,24 @@ struct SequentialBlock {
   std::vector<LayerDef> layers; // unnamed layers get `<block>.<index>`
 };
 
+/// `name = value` in a train block (batch_size = 64).
+struct Setting {
+  std::string name;
+  SourceLoc loc;
+  AttrValue value;
+};
+
+/// The `train { ... }` block: what a training step computes and its
+/// defaults. `loss = kind(prediction, target, ...)`, `optimizer = kind(...)`,
+/// `schedule = kind(...)`, `normalize(input, ...)` and settings.
+struct TrainBlock {
+  SourceLoc loc;
+  std::vector<InputDecl> targets; // `target y: [N]`
+  std::vector<LayerDef> calls;    // loss, optimizer, schedule (by name)
+  std::vector<LayerCall> normalizers;
+  std::vector<Setting> settings;
+};
+
 struct Model {
   std::string name;
   SourceLoc loc;
@@ -88,6 +106,7 @@ struct Model {
   std::vector<LayerDef> layers;
   std::vector<SequentialBlock> blocks;
   std::vector<NameRef> outputs;
+  std::vector<TrainBlock> train; // at most one
   SourceLoc closeLoc; // the closing brace, for "no output" errors
 };
 

@@ -63,6 +63,9 @@ withSegments(mlir::Builder &b, llvm::ArrayRef<mlir::Value> operands,
 /// Function attribute names for the model's input/output names.
 constexpr const char *kInputNamesAttr = "dnn.input_names";
 constexpr const char *kOutputNamesAttr = "dnn.output_names";
+/// The model function's training description (the train block): loss,
+/// optimizer, schedule, targets, defaults.
+constexpr const char *kTrainSpecAttr = "dnn.train";
 /// Marks a function that computes a training step: passes that are only
 /// valid at inference (batchnorm folding) leave it alone.
 constexpr const char *kTrainingAttr = "dnn.training";
