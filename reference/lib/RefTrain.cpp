@@ -187,9 +187,8 @@ BatchNormTrainResult batchNormTrain(const Tensor &x, const Tensor &gamma, const 
   return r;
 }
 
-BatchNormTrainGradResult batchNormTrainGrad(const Tensor &dy, const Tensor &x,
-                                            const Tensor &gamma, const Tensor &mean,
-                                            const Tensor &invstd) {
+BatchNormTrainGradResult batchNormTrainGrad(const Tensor &dy, const Tensor &x, const Tensor &gamma,
+                                            const Tensor &mean, const Tensor &invstd) {
   const ChannelView v = channelView(x, "batchNormTrainGrad x");
   checkShape(dy, x.shape, "batchNormTrainGrad dy");
   checkShape(gamma, {v.C}, "batchNormTrainGrad gamma");

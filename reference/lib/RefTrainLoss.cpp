@@ -71,8 +71,7 @@ void checkSameShapes(const Tensor &a, const Tensor &b, const char *name) {
 // g + weightDecay * p, the gradient every optimizer but AdamW steps with.
 double decayed(double g, double p, double weightDecay) { return g + weightDecay * p; }
 
-void checkParameterState(const Tensor &p, const Tensor &g, const Tensor *state,
-                         const char *name) {
+void checkParameterState(const Tensor &p, const Tensor &g, const Tensor *state, const char *name) {
   checkConsistent(p, name);
   checkShape(g, p.shape, name);
   if (state)
@@ -92,8 +91,8 @@ uint32_t dropoutKeepThreshold(double rate) {
   return static_cast<uint32_t>(std::floor((1.0 - rate) * 16777216.0 + 0.5));
 }
 
-Tensor dropoutMask(const std::vector<int64_t> &shape, double rate, uint32_t seed,
-                   uint32_t step, uint32_t stream) {
+Tensor dropoutMask(const std::vector<int64_t> &shape, double rate, uint32_t seed, uint32_t step,
+                   uint32_t stream) {
   const uint32_t threshold = dropoutKeepThreshold(rate);
   const double scale = rate < 1.0 ? 1.0 / (1.0 - rate) : 0.0;
   Tensor mask(shape);
@@ -165,8 +164,8 @@ Tensor mseGrad(const Tensor &pred, const Tensor &target) {
   return d;
 }
 
-void sgdUpdate(Tensor &p, const Tensor &g, Tensor *buf, double lr, double momentum,
-               bool nesterov, double weightDecay) {
+void sgdUpdate(Tensor &p, const Tensor &g, Tensor *buf, double lr, double momentum, bool nesterov,
+               double weightDecay) {
   checkParameterState(p, g, buf, "sgdUpdate");
   if (momentum != 0.0 && !buf)
     fail("sgdUpdate with momentum needs a momentum buffer");

@@ -192,8 +192,12 @@ Kernel buildActivationGrad(ActivationSpec act, const Shape &shape, const Target 
   for (ImageParam p : {dy, x, y})
     constrainDense(p, shape);
   constrainDense(dx.output_buffer(), shape);
-  // Memory bound (2-3 loads, 1 store per element; even gelu's erf and the
-  // exps of mish are cheap next to that): one flat vectorized loop.
+  // Mostly memory bound (2-3 loads, 1 store per element): one flat
+  // vectorized loop in parallel chunks.
+  //   Measured, 2 threads, AVX-512 host shared with other jobs, batch 64:
+  //   relu' of [64,32,26,26] (the MNIST CNN's conv1) 0.58 ms (~38 GB/s of
+  //   loads and stores); gelu' of the same 2.0 ms (erf and exp make it
+  //   compute bound); [64,256] (the MLP's hidden layer) 2 us.
   scheduleFlatExact(dx, shape, t);
   return makeKernel(dx, {dy, x, y});
 }
@@ -236,6 +240,8 @@ Kernel buildDropoutTrain(const Shape &shape, float rate, uint32_t stream, const 
 
   // Schedule: the hash is ~12 integer ops per element, vectorized (32-bit
   // multiplies are single instructions); otherwise a memory-bound flat loop.
+  //   Measured, 2 threads, AVX-512 host (shared), batch 64: [64,256] 5 us;
+  //   [64,32,26,26] 0.84 ms.
   key.compute_root();
   scheduleFlatExact(out, shape, t);
   return Kernel{Pipeline(out), {x, hyper}};

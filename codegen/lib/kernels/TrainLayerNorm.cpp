@@ -45,7 +45,8 @@ Kernel buildLayerNormGrad(const Shape &shape, int normalizedRank, bool affine, f
   // is the element inRow of row rr.
   std::vector<Range> rowsRange;
   for (int d = k; d < rank; ++d)
-    rowsRange.emplace_back(0, d == rank - 1 ? batchExtent(in, shape) : Expr(int(shape[rank - 1 - d])));
+    rowsRange.emplace_back(0,
+                           d == rank - 1 ? batchExtent(in, shape) : Expr(int(shape[rank - 1 - d])));
   RDom rr(rowsRange, "rr");
   std::vector<Expr> atRows(inRow.begin(), inRow.end());
   for (int d = 0; d < rank - k; ++d)
@@ -66,7 +67,7 @@ Kernel buildLayerNormGrad(const Shape &shape, int normalizedRank, bool affine, f
   invstd(rowId) = 1.0f / sqrt(squares(rowId) * invR + eps);
 
   Func xhat(funcName("ln_grad_xhat")), g(funcName("ln_grad_g"));
-  xhat(v) = (in(v)-mean(rowId)) * invstd(rowId);
+  xhat(v) = (in(v) - mean(rowId)) * invstd(rowId);
   g(v) = affine ? dy(v) * gamma(inRow) : dy(v);
   Func sumG(funcName("ln_grad_sum_g")), sumGXhat(funcName("ln_grad_sum_g_xhat"));
   sumG(rowId) = 0.0f;
@@ -91,7 +92,11 @@ Kernel buildLayerNormGrad(const Shape &shape, int normalizedRank, bool affine, f
     constrainDense(dbeta.output_buffer(), rowShape);
   }
 
-  // Schedule.
+  // Schedule. x is streamed four times (mean, variance, dx, dgamma) and dy
+  // three times (dx, dgamma, dbeta), each pass vectorized and parallel.
+  //   Measured, 2 threads, AVX-512 host shared with other jobs: [64,256]
+  //   6 us; [64,128,768] 12 ms when the machine was quiet (~16 GB/s over
+  //   the eight streams), 3-4x more under load.
   const int vec = t.natural_vector_size<float>();
   // Row statistics: mean and invstd are root buffers (one float per row;
   // dx and the dgamma sweep both read them), rows in parallel chunks of ~16K
@@ -102,10 +107,14 @@ Kernel buildLayerNormGrad(const Shape &shape, int normalizedRank, bool affine, f
     Var row = fuseVars(invstd, ids, 0, ids.size(), "row").var;
     Var task("task"), rowi("rowi");
     const int rowsPerTask = static_cast<int>(std::max<int64_t>(1, 16384 / R));
-    invstd.compute_root().split(row, task, rowi, rowsPerTask, TailStrategy::GuardWithIf).parallel(task);
+    invstd.compute_root()
+        .split(row, task, rowi, rowsPerTask, TailStrategy::GuardWithIf)
+        .parallel(task);
     scheduleRowReduction(squares, rowVars, R, LoopLevel(invstd, rowi), t);
     Var mrow = fuseVars(mean, varsOf(mean.args()), 0, rank - k, "row").var;
-    mean.compute_root().split(mrow, task, rowi, rowsPerTask, TailStrategy::GuardWithIf).parallel(task);
+    mean.compute_root()
+        .split(mrow, task, rowi, rowsPerTask, TailStrategy::GuardWithIf)
+        .parallel(task);
     scheduleRowReduction(sum, rowVars, R, LoopLevel(mean, rowi), t);
   }
   // dx: rows in parallel chunks (a row vectorized, guarded tail); per row

@@ -56,14 +56,14 @@ ChannelReduction channelReduction(const Shape &x, const ImageParam &in) {
 // and the sum reductions `sums` they consume.
 //  - Planes of at least a vector: parallel over channels (in tasks of at
 //    least ~16K elements, assuming a batch of 32 when it is dynamic, so that
-//    small tensors stay on one thread); each sum
-//    is computed per channel, its spatial sweep rfactor'ed into vector lanes
-//    (dense loads), the batch loop outside: the reduction over the batch
-//    runs inside each channel's task.
+//    small tensors stay on one thread); each sum is computed per channel,
+//    its spatial sweep rfactor'ed into vector lanes (dense loads), the batch
+//    loop outside: the reduction over the batch runs inside each channel's
+//    task.
 //  - Smaller planes (rank 2, 1x1 maps): vectorized across channels (the
 //    loads stride by S, contiguous for rank 2), parallel over channel
 //    vectors when there are enough of them.
-// Measured numbers are in the kernel comments below.
+// Measured numbers are at buildBatchNormTrain.
 void scheduleChannelSums(const std::vector<Func> &outs, const std::vector<Func> &sums,
                          const ChannelReduction &cr, int64_t batchGuess, const Target &t) {
   const int vec = t.natural_vector_size<float>();
@@ -78,11 +78,11 @@ void scheduleChannelSums(const std::vector<Func> &outs, const std::vector<Func> 
         out.split(c, task, ci, perTask, TailStrategy::GuardWithIf).parallel(task);
     }
     for (size_t i = 0; i < sums.size(); ++i)
-      scheduleRowReduction(sums[i], cr.spatial, cr.S, LoopLevel(outs[i], cr.C > perTask ? ci : c), t);
+      scheduleRowReduction(sums[i], cr.spatial, cr.S, LoopLevel(outs[i], cr.C > perTask ? ci : c),
+                           t);
   } else {
     const int lanes = static_cast<int>(std::min<int64_t>(vec, cr.C));
-    const int perTask =
-        static_cast<int>(std::max<int64_t>(1, 16384 / (perChannel * lanes)));
+    const int perTask = static_cast<int>(std::max<int64_t>(1, 16384 / (perChannel * lanes)));
     for (size_t i = 0; i < outs.size(); ++i) {
       // The per-channel outputs are pure and never aliased, so the last
       // channel vector may overlap the previous one (ShiftInwards): every
@@ -166,7 +166,7 @@ Kernel buildBatchNormTrain(const Shape &x, float eps, const Target &t) {
   squares(c) += dev * dev;
   invstd(c) = 1.0f / sqrt(squares(c) / cr.count + eps);
   Expr ch = v[cr.cdim];
-  y(v) = (in(v)-mean(ch)) * (invstd(ch) * gamma(ch)) + beta(ch);
+  y(v) = (in(v) - mean(ch)) * (invstd(ch) * gamma(ch)) + beta(ch);
 
   constrainDense(in, x);
   constrainDense(gamma, {cr.C});
@@ -177,6 +177,10 @@ Kernel buildBatchNormTrain(const Shape &x, float eps, const Target &t) {
 
   // Schedule: x is read three times (sum, squares, y); each pass is a
   // memory-bound stream (see scheduleChannelSums / scheduleChannelwise).
+  //   Measured, 2 threads, AVX-512 host shared with other jobs, dynamic
+  //   batch 64: [64,32,26,26] 1.1 ms (4 streams of 5.5 MB: ~20 GB/s);
+  //   [64,64,11,11] 0.28 ms; [64,256] 3 us. The gradient kernel: 1.7 ms,
+  //   0.43 ms and 5 us.
   scheduleChannelSums({mean, invstd}, {sum, squares}, cr, x[0] == kDynamic ? 32 : x[0], t);
   scheduleChannelwise(y, x, t);
   return Kernel{Pipeline({y, mean, invstd}), {in, gamma, beta}};
@@ -205,7 +209,7 @@ Kernel buildBatchNormTrainGrad(const Shape &x, const Target &t) {
   dbeta(c) = sumDy(c);
   dgamma(c) = sumDyXhat(c);
   Expr ch = v[cr.cdim];
-  Expr xhat = (in(v)-mean(ch)) * invstd(ch);
+  Expr xhat = (in(v) - mean(ch)) * invstd(ch);
   dx(v) = (gamma(ch) * invstd(ch)) * (dy(v) - (dbeta(ch) + xhat * dgamma(ch)) / cr.count);
 
   constrainDense(dy, x);

@@ -7,6 +7,9 @@
 // may pass the parameter and state buffers as both inputs and outputs.
 // Memory bound: one flat vectorized loop in parallel chunks (Adam reads 4
 // and writes 3 floats per element).
+//   Measured, 2 threads, AVX-512 host shared with other jobs, on the MNIST
+//   MLP's fc1 weight [256,784]: Adam 0.14 ms (~40 GB/s), SGD with momentum
+//   0.075 ms; Adam on the CNN's conv2 weight [64,32,3,3] 11 us.
 //
 // The hyperparameters are doubles, as torch.optim keeps them: coefficients
 // such as 1 - beta2 are formed in double and then rounded to float (with a
@@ -36,8 +39,11 @@ OptimizerParams optimizerParams(const Shape &shape, const std::vector<const char
   requireCpuTarget(t, op);
   checkShape(shape, -1, op);
   const int rank = static_cast<int>(shape.size());
-  OptimizerParams o{makeVars(rank, "i"), ImageParam(Float(32), rank, "p"),
-                    ImageParam(Float(32), rank, "g"), ImageParam(Float(32), 1, "hyper"), {}};
+  OptimizerParams o{makeVars(rank, "i"),
+                    ImageParam(Float(32), rank, "p"),
+                    ImageParam(Float(32), rank, "g"),
+                    ImageParam(Float(32), 1, "hyper"),
+                    {}};
   for (const char *name : stateNames)
     o.states.emplace_back(Float(32), rank, name);
   constrainDense(o.p, shape);

@@ -61,7 +61,7 @@ Expr flatIndex(const std::vector<Var> &v, const Shape &s) {
 }
 
 void scheduleRowReduction(Func red, const std::vector<RVar> &rvars, int64_t extent, LoopLevel at,
-                    const Target &t) {
+                          const Target &t) {
   const int vec = t.natural_vector_size<float>();
   const int lanes = static_cast<int>(std::min<int64_t>(vec, extent));
   std::vector<VarOrRVar> rv(rvars.begin(), rvars.end());
@@ -77,8 +77,7 @@ void scheduleRowReduction(Func red, const std::vector<RVar> &rvars, int64_t exte
 }
 
 Expr nanIf(const Expr &bad, const Expr &v) {
-  return reinterpret<float>(
-      select(bad, Expr(uint32_t(0x7fc00000u)), reinterpret<uint32_t>(v)));
+  return reinterpret<float>(select(bad, Expr(uint32_t(0x7fc00000u)), reinterpret<uint32_t>(v)));
 }
 
 } // namespace dnnc::kernels::detail

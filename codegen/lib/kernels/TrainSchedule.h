@@ -34,7 +34,7 @@ Halide::Expr flatIndex(const std::vector<Halide::Var> &v, const Shape &s);
 // vectors and rfactor'ed into per-lane partials (dense vector loads, one
 // horizontal reduction per row). The partials Func is computed at `at` too.
 void scheduleRowReduction(Halide::Func red, const std::vector<Halide::RVar> &rvars, int64_t extent,
-                    Halide::LoopLevel at, const Halide::Target &t);
+                          Halide::LoopLevel at, const Halide::Target &t);
 
 // The float NaN bit pattern chosen by an integer select: select(bad, NaN, v)
 // without a NaN constant in float arithmetic, which Halide's fast-math code

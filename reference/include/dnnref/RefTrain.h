@@ -58,9 +58,8 @@ BatchNormTrainResult batchNormTrain(const Tensor &x, const Tensor &gamma, const 
 struct BatchNormTrainGradResult {
   Tensor dx, dgamma, dbeta; // x's shape, [C], [C]
 };
-BatchNormTrainGradResult batchNormTrainGrad(const Tensor &dy, const Tensor &x,
-                                            const Tensor &gamma, const Tensor &mean,
-                                            const Tensor &invstd);
+BatchNormTrainGradResult batchNormTrainGrad(const Tensor &dy, const Tensor &x, const Tensor &gamma,
+                                            const Tensor &mean, const Tensor &invstd);
 
 // The running statistics after one training step (all [C]):
 //   runningMean' = (1 - momentum) runningMean + momentum mean,
@@ -105,8 +104,8 @@ uint32_t dropoutKeepThreshold(double rate);
 // The dropout mask of a tensor of `shape`: 1 / (1 - rate) where kept, else 0
 // (rate in [0, 1]; rate 1 drops everything). The forward is x * mask, the
 // backward dy * mask (dnnref::mul).
-Tensor dropoutMask(const std::vector<int64_t> &shape, double rate, uint32_t seed,
-                   uint32_t step, uint32_t stream);
+Tensor dropoutMask(const std::vector<int64_t> &shape, double rate, uint32_t seed, uint32_t step,
+                   uint32_t stream);
 
 // ------------------------------------------------------------------ Losses
 // PyTorch reduction='mean'. Labels are floats.
@@ -142,8 +141,8 @@ Tensor mseGrad(const Tensor &pred, const Tensor &target);
 // step direction is d = nesterov ? g' + momentum * buf : buf; without
 // momentum d = g' and buf may be nullptr. p -= lr * d. A zero buffer before
 // the first step reproduces PyTorch's buf = clone(g') (dampening is 0).
-void sgdUpdate(Tensor &p, const Tensor &g, Tensor *buf, double lr, double momentum,
-               bool nesterov, double weightDecay);
+void sgdUpdate(Tensor &p, const Tensor &g, Tensor *buf, double lr, double momentum, bool nesterov,
+               double weightDecay);
 // Adagrad (lr_decay 0, initial accumulator 0): sum += g'^2;
 // p -= lr * g' / (sqrt(sum) + eps).
 void adagradUpdate(Tensor &p, const Tensor &g, Tensor &sum, double lr, double eps,

@@ -34,12 +34,12 @@ TEST(ActivationGradKernel, MatchesReferenceForEveryActivation) {
     bool dynamic;
   };
   const Case cases[] = {
-      {Activation::None, {3, 37}, true},         {Activation::Relu, {5, 7000}, false},
-      {Activation::Sigmoid, {1, 5}, false},      {Activation::Tanh, {2, 3, 4, 5}, true},
-      {Activation::LeakyRelu, {3, 37}, false},   {Activation::Relu6, {2, 3, 4, 5}, true},
-      {Activation::Elu, {1, 5}, true},           {Activation::Softplus, {3, 37}, true},
-      {Activation::Mish, {2, 3, 4, 5}, false},   {Activation::Gelu, {3, 37}, true},
-      {Activation::GeluTanh, {5, 7000}, true},   {Activation::Sign, {1, 5}, true},
+      {Activation::None, {3, 37}, true},       {Activation::Relu, {5, 7000}, false},
+      {Activation::Sigmoid, {1, 5}, false},    {Activation::Tanh, {2, 3, 4, 5}, true},
+      {Activation::LeakyRelu, {3, 37}, false}, {Activation::Relu6, {2, 3, 4, 5}, true},
+      {Activation::Elu, {1, 5}, true},         {Activation::Softplus, {3, 37}, true},
+      {Activation::Mish, {2, 3, 4, 5}, false}, {Activation::Gelu, {3, 37}, true},
+      {Activation::GeluTanh, {5, 7000}, true}, {Activation::Sign, {1, 5}, true},
   };
   unsigned seed = 7000;
   for (const Case &c : cases)
@@ -86,9 +86,9 @@ TEST(ActivationGradKernel, ArgumentsAndBadShapes) {
   EXPECT_NO_THROW(relu.pipeline.compile_to_module(relu.arguments, "relu_grad_aot", host()));
   EXPECT_THROW(buildActivationGrad({Activation::Relu}, {2, kDynamic}, host()),
                std::invalid_argument);
-  EXPECT_THROW(buildActivationGrad({Activation::Relu}, {2, 4},
-                                   host().with_feature(Halide::Target::CUDA)),
-               std::runtime_error);
+  EXPECT_THROW(
+      buildActivationGrad({Activation::Relu}, {2, 4}, host().with_feature(Halide::Target::CUDA)),
+      std::runtime_error);
 }
 
 // ------------------------------------------------------- Softmax grads ---
@@ -115,14 +115,14 @@ TEST(SoftmaxGradKernel, SoftmaxAndLogSoftmaxMatchReference) {
               [&] {
                 const dnnref::Tensor x = randomTensor(c.shape, seed++, -3.0, 3.0);
                 const dnnref::Tensor dy = randomTensor(c.shape, seed++);
-                const dnnref::Tensor y = roundedToFloat(
-                    logarithm ? dnnref::logSoftmax(x, c.axis) : dnnref::softmax(x, c.axis));
+                const dnnref::Tensor y = roundedToFloat(logarithm ? dnnref::logSoftmax(x, c.axis)
+                                                                  : dnnref::softmax(x, c.axis));
                 const Shape s = withBatch(c.shape, c.dynamic);
                 Kernel k = logarithm ? buildLogSoftmaxGrad(s, c.axis, host())
                                      : buildSoftmaxGrad(s, c.axis, host());
-                expectClose(run(k, {&dy, &y}, c.shape),
-                            logarithm ? dnnref::logSoftmaxGrad(dy, y, c.axis)
-                                      : dnnref::softmaxGrad(dy, y, c.axis));
+                expectClose(run(k, {&dy, &y}, c.shape), logarithm
+                                                            ? dnnref::logSoftmaxGrad(dy, y, c.axis)
+                                                            : dnnref::softmaxGrad(dy, y, c.axis));
               });
 }
 
@@ -144,12 +144,10 @@ TEST(DropoutKernel, MaskIsBitIdenticalToReference) {
     bool dynamic;
   };
   const Case cases[] = {
-      {{3, 37}, 0.25f, false},
-      {{2, 5, 7}, 0.5f, true},
-      {{1, 3}, 0.3f, true}, // smaller than a vector
-      {{64, 600}, 0.1f, true},
-      {{4, 9}, 0.0f, false}, // keeps everything
-      {{4, 9}, 1.0f, true},  // drops everything
+      {{3, 37}, 0.25f, false}, {{2, 5, 7}, 0.5f, true},
+      {{1, 3}, 0.3f, true},                           // smaller than a vector
+      {{64, 600}, 0.1f, true}, {{4, 9}, 0.0f, false}, // keeps everything
+      {{4, 9}, 1.0f, true},                           // drops everything
   };
   unsigned seed = 7200;
   uint32_t stream = 0;

@@ -49,22 +49,21 @@ TEST(CrossEntropyKernel, LossAndGradientMatchReference) {
     bool dynamic;
   };
   const Case cases[] = {
-      {{5, 10}, true, 0.0f, true},     // the MNIST head, class indices
-      {{3, 1}, true, 0.1f, false},     // one class
-      {{7, 37}, false, 0.2f, false},   // probabilities, a ragged row vector
-      {{64, 1000}, true, 0.1f, true},  // several row tasks
-      {{1, 19}, false, 0.0f, true},    // batch 1
+      {{5, 10}, true, 0.0f, true},    // the MNIST head, class indices
+      {{3, 1}, true, 0.1f, false},    // one class
+      {{7, 37}, false, 0.2f, false},  // probabilities, a ragged row vector
+      {{64, 1000}, true, 0.1f, true}, // several row tasks
+      {{1, 19}, false, 0.0f, true},   // batch 1
   };
   unsigned seed = 7700;
   for (const Case &c : cases)
-    guarded(testing::Message() << "cross_entropy " << shapeName(c.logits)
-                               << " indices=" << c.indices << " s=" << c.smoothing
-                               << " dyn=" << c.dynamic,
+    guarded(testing::Message() << "cross_entropy " << shapeName(c.logits) << " indices="
+                               << c.indices << " s=" << c.smoothing << " dyn=" << c.dynamic,
             [&] {
               const int64_t N = c.logits[0], C = c.logits[1];
               const dnnref::Tensor logits = randomTensor(c.logits, seed++, -4.0, 4.0);
-              dnnref::Tensor target = c.indices ? labels(N, C, seed++)
-                                                : randomTensor(c.logits, seed++, 0.0, 1.0);
+              dnnref::Tensor target =
+                  c.indices ? labels(N, C, seed++) : randomTensor(c.logits, seed++, 0.0, 1.0);
               const Shape targetShape = c.indices ? Shape{N} : c.logits;
               const Shape logitsShape = withBatch(c.logits, c.dynamic);
               const Shape tShape = withBatch(targetShape, c.dynamic);
@@ -124,19 +123,20 @@ TEST(ElementLossKernel, BinaryCrossEntropyAndMseMatchReference) {
   unsigned seed = 7900;
   for (const Case &c : cases)
     for (bool bce : {true, false})
-      guarded(testing::Message() << (bce ? "bce " : "mse ") << shapeName(c.shape)
-                                 << " dyn=" << c.dynamic,
-              [&] {
-                const dnnref::Tensor a = randomTensor(c.shape, seed++, -6.0, 6.0);
-                const dnnref::Tensor b = randomTensor(c.shape, seed++, 0.0, 1.0);
-                const Shape s = withBatch(c.shape, c.dynamic);
-                Kernel loss = bce ? buildBinaryCrossEntropy(s, host()) : buildMse(s, host());
-                Kernel grad = bce ? buildBinaryCrossEntropyGrad(s, host()) : buildMseGrad(s, host());
-                expectClose(run(loss, {&a, &b}, {1}),
-                            scalarTensor(bce ? dnnref::binaryCrossEntropy(a, b) : dnnref::mse(a, b)));
-                expectClose(run(grad, {&a, &b}, c.shape),
-                            bce ? dnnref::binaryCrossEntropyGrad(a, b) : dnnref::mseGrad(a, b));
-              });
+      guarded(
+          testing::Message() << (bce ? "bce " : "mse ") << shapeName(c.shape)
+                             << " dyn=" << c.dynamic,
+          [&] {
+            const dnnref::Tensor a = randomTensor(c.shape, seed++, -6.0, 6.0);
+            const dnnref::Tensor b = randomTensor(c.shape, seed++, 0.0, 1.0);
+            const Shape s = withBatch(c.shape, c.dynamic);
+            Kernel loss = bce ? buildBinaryCrossEntropy(s, host()) : buildMse(s, host());
+            Kernel grad = bce ? buildBinaryCrossEntropyGrad(s, host()) : buildMseGrad(s, host());
+            expectClose(run(loss, {&a, &b}, {1}),
+                        scalarTensor(bce ? dnnref::binaryCrossEntropy(a, b) : dnnref::mse(a, b)));
+            expectClose(run(grad, {&a, &b}, c.shape),
+                        bce ? dnnref::binaryCrossEntropyGrad(a, b) : dnnref::mseGrad(a, b));
+          });
 }
 
 TEST(ElementLossKernel, ConfidentLogitsKeepTheirTinyLoss) {
@@ -155,13 +155,20 @@ enum class Optimizer { Sgd, SgdNesterov, SgdPlain, Adagrad, Rmsprop, Adam, AdamW
 
 const char *optimizerName(Optimizer o) {
   switch (o) {
-  case Optimizer::Sgd: return "sgd";
-  case Optimizer::SgdNesterov: return "sgd_nesterov";
-  case Optimizer::SgdPlain: return "sgd_plain";
-  case Optimizer::Adagrad: return "adagrad";
-  case Optimizer::Rmsprop: return "rmsprop";
-  case Optimizer::Adam: return "adam";
-  case Optimizer::AdamW: return "adamw";
+  case Optimizer::Sgd:
+    return "sgd";
+  case Optimizer::SgdNesterov:
+    return "sgd_nesterov";
+  case Optimizer::SgdPlain:
+    return "sgd_plain";
+  case Optimizer::Adagrad:
+    return "adagrad";
+  case Optimizer::Rmsprop:
+    return "rmsprop";
+  case Optimizer::Adam:
+    return "adam";
+  case Optimizer::AdamW:
+    return "adamw";
   }
   return "?";
 }
@@ -173,13 +180,20 @@ constexpr double kBeta1 = 0.9, kBeta2 = 0.999;
 
 Kernel buildOptimizer(Optimizer o, const Shape &s) {
   switch (o) {
-  case Optimizer::Sgd: return buildSgdUpdate(s, kMomentum, false, kDecay, host());
-  case Optimizer::SgdNesterov: return buildSgdUpdate(s, kMomentum, true, kDecay, host());
-  case Optimizer::SgdPlain: return buildSgdUpdate(s, 0.0, false, kDecay, host());
-  case Optimizer::Adagrad: return buildAdagradUpdate(s, kAdagradEps, kDecay, host());
-  case Optimizer::Rmsprop: return buildRmspropUpdate(s, kAlpha, kEps, kDecay, host());
-  case Optimizer::Adam: return buildAdamUpdate(s, kBeta1, kBeta2, kEps, kDecay, false, host());
-  case Optimizer::AdamW: return buildAdamUpdate(s, kBeta1, kBeta2, kEps, kDecay, true, host());
+  case Optimizer::Sgd:
+    return buildSgdUpdate(s, kMomentum, false, kDecay, host());
+  case Optimizer::SgdNesterov:
+    return buildSgdUpdate(s, kMomentum, true, kDecay, host());
+  case Optimizer::SgdPlain:
+    return buildSgdUpdate(s, 0.0, false, kDecay, host());
+  case Optimizer::Adagrad:
+    return buildAdagradUpdate(s, kAdagradEps, kDecay, host());
+  case Optimizer::Rmsprop:
+    return buildRmspropUpdate(s, kAlpha, kEps, kDecay, host());
+  case Optimizer::Adam:
+    return buildAdamUpdate(s, kBeta1, kBeta2, kEps, kDecay, false, host());
+  case Optimizer::AdamW:
+    return buildAdamUpdate(s, kBeta1, kBeta2, kEps, kDecay, true, host());
   }
   return {};
 }
@@ -191,16 +205,20 @@ int stateCount(Optimizer o) {
 void referenceStep(Optimizer o, dnnref::Tensor &p, const dnnref::Tensor &g,
                    std::vector<dnnref::Tensor> &states, double lr, int64_t step) {
   switch (o) {
-  case Optimizer::Sgd: return dnnref::sgdUpdate(p, g, &states[0], lr, kMomentum, false, kDecay);
+  case Optimizer::Sgd:
+    return dnnref::sgdUpdate(p, g, &states[0], lr, kMomentum, false, kDecay);
   case Optimizer::SgdNesterov:
     return dnnref::sgdUpdate(p, g, &states[0], lr, kMomentum, true, kDecay);
-  case Optimizer::SgdPlain: return dnnref::sgdUpdate(p, g, nullptr, lr, 0.0, false, kDecay);
-  case Optimizer::Adagrad: return dnnref::adagradUpdate(p, g, states[0], lr, kAdagradEps, kDecay);
-  case Optimizer::Rmsprop: return dnnref::rmspropUpdate(p, g, states[0], lr, kAlpha, kEps, kDecay);
+  case Optimizer::SgdPlain:
+    return dnnref::sgdUpdate(p, g, nullptr, lr, 0.0, false, kDecay);
+  case Optimizer::Adagrad:
+    return dnnref::adagradUpdate(p, g, states[0], lr, kAdagradEps, kDecay);
+  case Optimizer::Rmsprop:
+    return dnnref::rmspropUpdate(p, g, states[0], lr, kAlpha, kEps, kDecay);
   case Optimizer::Adam:
   case Optimizer::AdamW:
-    return dnnref::adamUpdate(p, g, states[0], states[1], lr, kBeta1, kBeta2, kEps, kDecay,
-                              step, o == Optimizer::AdamW);
+    return dnnref::adamUpdate(p, g, states[0], states[1], lr, kBeta1, kBeta2, kEps, kDecay, step,
+                              o == Optimizer::AdamW);
   }
 }
 
@@ -281,8 +299,7 @@ TEST(OptimizerKernel, ArgumentsAndBadShapes) {
   EXPECT_EQ(buildSgdUpdate({5}, 0.0, false, 0.0, host()).arguments.size(), 3u);
   EXPECT_EQ(buildSgdUpdate({5}, 0.9, false, 0.0, host()).arguments.size(), 4u);
   EXPECT_THROW(buildAdagradUpdate({0, 3}, 1e-10, 0.0, host()), std::invalid_argument);
-  EXPECT_THROW(buildRmspropUpdate({3}, 0.99, 1e-8, 0.0,
-                                  host().with_feature(Halide::Target::CUDA)),
+  EXPECT_THROW(buildRmspropUpdate({3}, 0.99, 1e-8, 0.0, host().with_feature(Halide::Target::CUDA)),
                std::runtime_error);
 }
 

@@ -93,7 +93,8 @@ TEST(BatchNormTrainKernel, RunningStatisticsInPlace) {
     guarded(testing::Message() << "running stats C=" << C, [&] {
       const float momentum = 0.1f, eps = 1e-3f;
       Kernel k = buildRunningStatsUpdate(C, momentum, eps, host());
-      dnnref::Tensor runMean = randomTensor({C}, seed++), runVar = randomTensor({C}, seed++, 0.5, 2);
+      dnnref::Tensor runMean = randomTensor({C}, seed++),
+                     runVar = randomTensor({C}, seed++, 0.5, 2);
       Halide::Buffer<float> meanBuffer = toBuffer(runMean), varBuffer = toBuffer(runVar);
       // Two training steps; the running buffers are inputs and outputs.
       for (int step = 0; step < 2; ++step) {
@@ -103,9 +104,8 @@ TEST(BatchNormTrainKernel, RunningStatisticsInPlace) {
         dnnref::Tensor countTensor({1}, double(count));
         realize(k, {meanBuffer, varBuffer, toBuffer(mean), toBuffer(invstd), toBuffer(countTensor)},
                 {meanBuffer, varBuffer});
-        dnnref::RunningStats ref =
-            dnnref::runningStatsUpdate(runMean, runVar, mean, invstd, double(momentum), double(eps),
-                                       count);
+        dnnref::RunningStats ref = dnnref::runningStatsUpdate(runMean, runVar, mean, invstd,
+                                                              double(momentum), double(eps), count);
         expectClose(values(meanBuffer), ref.mean);
         expectClose(values(varBuffer), ref.var);
         runMean = ref.mean;

@@ -63,8 +63,8 @@ void expectGradient(const Tensor &analytic, const Tensor &numeric, const char *w
     maxError = std::max(maxError, std::fabs(analytic.data[i] - numeric.data[i]));
     maxRef = std::max(maxRef, std::fabs(numeric.data[i]));
   }
-  EXPECT_LE(maxError, 1e-6 * std::max(maxRef, 1e-3)) << what << ": max error " << maxError
-                                                       << ", max |gradient| " << maxRef;
+  EXPECT_LE(maxError, 1e-6 * std::max(maxRef, 1e-3))
+      << what << ": max error " << maxError << ", max |gradient| " << maxRef;
   EXPECT_GT(numeric.numel(), 0) << what;
 }
 
@@ -79,10 +79,10 @@ Tensor awayFromKinks(Tensor x) {
 }
 
 TEST(TrainGradCheck, Activations) {
-  const Activation all[] = {Activation::None,    Activation::Relu,     Activation::Sigmoid,
-                            Activation::Tanh,    Activation::LeakyRelu, Activation::Relu6,
-                            Activation::Elu,     Activation::Softplus, Activation::Mish,
-                            Activation::Gelu,    Activation::GeluTanh, Activation::Sign};
+  const Activation all[] = {Activation::None, Activation::Relu,      Activation::Sigmoid,
+                            Activation::Tanh, Activation::LeakyRelu, Activation::Relu6,
+                            Activation::Elu,  Activation::Softplus,  Activation::Mish,
+                            Activation::Gelu, Activation::GeluTanh,  Activation::Sign};
   unsigned seed = 100;
   for (Activation act : all) {
     const double alpha = act == Activation::Elu ? 1.3 : 0.07;
@@ -91,11 +91,11 @@ TEST(TrainGradCheck, Activations) {
     const Tensor x = awayFromKinks(random({3, 17}, seed++, -4.0, 8.0));
     const Tensor dy = random({3, 17}, seed++);
     const Tensor y = dnnref::applyActivation(x, act, alpha);
-    expectGradient(dnnref::activationGrad(dy, x, y, act, alpha),
-                   numericGradient(
-                       [&](const Tensor &p) { return dot(dy, dnnref::applyActivation(p, act, alpha)); },
-                       x),
-                   ("activation " + std::to_string(static_cast<int>(act))).c_str());
+    expectGradient(
+        dnnref::activationGrad(dy, x, y, act, alpha),
+        numericGradient(
+            [&](const Tensor &p) { return dot(dy, dnnref::applyActivation(p, act, alpha)); }, x),
+        ("activation " + std::to_string(static_cast<int>(act))).c_str());
   }
 }
 
@@ -114,8 +114,7 @@ TEST(TrainGradCheck, SoftmaxAndLogSoftmax) {
         "softmax");
     expectGradient(
         dnnref::logSoftmaxGrad(dy, dnnref::logSoftmax(x, c.axis), c.axis),
-        numericGradient([&](const Tensor &p) { return dot(dy, dnnref::logSoftmax(p, c.axis)); },
-                        x),
+        numericGradient([&](const Tensor &p) { return dot(dy, dnnref::logSoftmax(p, c.axis)); }, x),
         "logSoftmax");
   }
 }
@@ -131,18 +130,24 @@ TEST(TrainGradCheck, BatchNormTrain) {
     const dnnref::BatchNormTrainResult fwd = dnnref::batchNormTrain(x, gamma, beta, eps);
     const dnnref::BatchNormTrainGradResult g =
         dnnref::batchNormTrainGrad(dy, x, gamma, fwd.mean, fwd.invstd);
-    expectGradient(g.dx, numericGradient([&](const Tensor &p) {
-                     return dot(dy, dnnref::batchNormTrain(p, gamma, beta, eps).y);
-                   }, x),
-                   "batchnorm dx");
-    expectGradient(g.dgamma, numericGradient([&](const Tensor &p) {
-                     return dot(dy, dnnref::batchNormTrain(x, p, beta, eps).y);
-                   }, gamma),
-                   "batchnorm dgamma");
-    expectGradient(g.dbeta, numericGradient([&](const Tensor &p) {
-                     return dot(dy, dnnref::batchNormTrain(x, gamma, p, eps).y);
-                   }, beta),
-                   "batchnorm dbeta");
+    expectGradient(
+        g.dx,
+        numericGradient(
+            [&](const Tensor &p) { return dot(dy, dnnref::batchNormTrain(p, gamma, beta, eps).y); },
+            x),
+        "batchnorm dx");
+    expectGradient(
+        g.dgamma,
+        numericGradient(
+            [&](const Tensor &p) { return dot(dy, dnnref::batchNormTrain(x, p, beta, eps).y); },
+            gamma),
+        "batchnorm dgamma");
+    expectGradient(
+        g.dbeta,
+        numericGradient(
+            [&](const Tensor &p) { return dot(dy, dnnref::batchNormTrain(x, gamma, p, eps).y); },
+            beta),
+        "batchnorm dbeta");
   }
 }
 
@@ -160,23 +165,31 @@ TEST(TrainGradCheck, LayerNorm) {
     const Tensor gamma = random(rowShape, seed++, 0.5, 1.5), beta = random(rowShape, seed++);
     const int k = c.normalizedRank;
     const dnnref::LayerNormGradResult g = dnnref::layerNormGrad(dy, x, &gamma, k, eps);
-    expectGradient(g.dx, numericGradient([&](const Tensor &p) {
-                     return dot(dy, dnnref::layerNorm(p, k, &gamma, &beta, eps));
-                   }, x),
-                   "layernorm dx");
-    expectGradient(g.dgamma, numericGradient([&](const Tensor &p) {
-                     return dot(dy, dnnref::layerNorm(x, k, &p, &beta, eps));
-                   }, gamma),
-                   "layernorm dgamma");
-    expectGradient(g.dbeta, numericGradient([&](const Tensor &p) {
-                     return dot(dy, dnnref::layerNorm(x, k, &gamma, &p, eps));
-                   }, beta),
-                   "layernorm dbeta");
+    expectGradient(
+        g.dx,
+        numericGradient(
+            [&](const Tensor &p) { return dot(dy, dnnref::layerNorm(p, k, &gamma, &beta, eps)); },
+            x),
+        "layernorm dx");
+    expectGradient(
+        g.dgamma,
+        numericGradient(
+            [&](const Tensor &p) { return dot(dy, dnnref::layerNorm(x, k, &p, &beta, eps)); },
+            gamma),
+        "layernorm dgamma");
+    expectGradient(
+        g.dbeta,
+        numericGradient(
+            [&](const Tensor &p) { return dot(dy, dnnref::layerNorm(x, k, &gamma, &p, eps)); },
+            beta),
+        "layernorm dbeta");
     // Without the affine parameters.
     expectGradient(dnnref::layerNormGrad(dy, x, nullptr, k, eps).dx,
-                   numericGradient([&](const Tensor &p) {
-                     return dot(dy, dnnref::layerNorm(p, k, nullptr, nullptr, eps));
-                   }, x),
+                   numericGradient(
+                       [&](const Tensor &p) {
+                         return dot(dy, dnnref::layerNorm(p, k, nullptr, nullptr, eps));
+                       },
+                       x),
                    "layernorm dx without gamma");
   }
 }
@@ -198,11 +211,11 @@ TEST(TrainGradCheck, CrossEntropy) {
   const Tensor unnormalized = random({4, 5}, seed++, 0.0, 1.0);
   for (const Tensor *target : std::vector<const Tensor *>{&labels, &probabilities, &unnormalized})
     for (double smoothing : {0.0, 0.1}) {
-      expectGradient(dnnref::crossEntropyGrad(logits, *target, smoothing),
-                     numericGradient([&](const Tensor &p) {
-                       return dnnref::crossEntropy(p, *target, smoothing);
-                     }, logits),
-                     "cross entropy");
+      expectGradient(
+          dnnref::crossEntropyGrad(logits, *target, smoothing),
+          numericGradient(
+              [&](const Tensor &p) { return dnnref::crossEntropy(p, *target, smoothing); }, logits),
+          "cross entropy");
     }
 }
 
@@ -210,10 +223,10 @@ TEST(TrainGradCheck, BinaryCrossEntropyAndMse) {
   unsigned seed = 600;
   for (const std::vector<int64_t> &shape : {std::vector<int64_t>{6, 1}, {2, 3, 4}}) {
     const Tensor z = random(shape, seed++, -5.0, 5.0), t = random(shape, seed++, 0.0, 1.0);
-    expectGradient(dnnref::binaryCrossEntropyGrad(z, t),
-                   numericGradient([&](const Tensor &p) { return dnnref::binaryCrossEntropy(p, t); },
-                                   z),
-                   "binary cross entropy");
+    expectGradient(
+        dnnref::binaryCrossEntropyGrad(z, t),
+        numericGradient([&](const Tensor &p) { return dnnref::binaryCrossEntropy(p, t); }, z),
+        "binary cross entropy");
     expectGradient(dnnref::mseGrad(z, t),
                    numericGradient([&](const Tensor &p) { return dnnref::mse(p, t); }, z), "mse");
   }

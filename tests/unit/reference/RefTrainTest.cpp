@@ -81,7 +81,8 @@ TEST(ActivationGradTest, SmoothActivationsAtZeroAndOne) {
   // gelu'(x) = Phi(x) + x phi(x): at 0, 1/2; at 1, Phi(1) + phi(1) =
   // 0.5 (1 + erf(1 / sqrt 2)) + exp(-1/2) / sqrt(2 pi).
   const double pi = 3.14159265358979323846;
-  const double geluAt1 = 0.5 * (1 + std::erf(1 / std::sqrt(2.0))) + std::exp(-0.5) / std::sqrt(2 * pi);
+  const double geluAt1 =
+      0.5 * (1 + std::erf(1 / std::sqrt(2.0))) + std::exp(-0.5) / std::sqrt(2 * pi);
   expectTensor(gradAt(x, Activation::Gelu, 0), {2}, {1, 2 * geluAt1}, 1e-15);
   // gelu tanh'(0) = 0.5 (1 + tanh 0) + 0 = 1/2.
   EXPECT_NEAR(gradAt(x, Activation::GeluTanh, 0).data[0], 1.0, 1e-15);
@@ -118,8 +119,8 @@ TEST(SoftmaxGradTest, AlongAStridedAxis) {
 Tensor bnInput() { return makeTensor({2, 1, 2}, {1, 2, 3, 6}); }
 
 TEST(BatchNormTrainTest, BatchStatisticsAndOutput) {
-  dnnref::BatchNormTrainResult r = dnnref::batchNormTrain(bnInput(), makeTensor({1}, {2}),
-                                                          makeTensor({1}, {1}), 0.5);
+  dnnref::BatchNormTrainResult r =
+      dnnref::batchNormTrain(bnInput(), makeTensor({1}, {2}), makeTensor({1}, {1}), 0.5);
   expectTensor(r.mean, {1}, {3});
   expectTensor(r.invstd, {1}, {0.5});
   // y = (x - 3) * 1/2 * 2 + 1 = x - 2.
@@ -129,9 +130,8 @@ TEST(BatchNormTrainTest, BatchStatisticsAndOutput) {
 TEST(BatchNormTrainTest, RankTwoKeepsChannelsApart) {
   // [N=2, C=2]: channel 0 holds {1, 3} (mean 2, var 1), channel 1 holds
   // {10, 30} (mean 20, var 100); eps 0: invstd 1 and 1/10.
-  dnnref::BatchNormTrainResult r =
-      dnnref::batchNormTrain(makeTensor({2, 2}, {1, 10, 3, 30}), makeTensor({2}, {1, 1}),
-                             makeTensor({2}, {0, 0}), 0.0);
+  dnnref::BatchNormTrainResult r = dnnref::batchNormTrain(
+      makeTensor({2, 2}, {1, 10, 3, 30}), makeTensor({2}, {1, 1}), makeTensor({2}, {0, 0}), 0.0);
   expectTensor(r.mean, {2}, {2, 20});
   expectTensor(r.invstd, {2}, {1, 0.1});
   expectTensor(r.y, {2, 2}, {-1, -1, 1, 1});
@@ -144,9 +144,9 @@ TEST(BatchNormTrainTest, Gradient) {
   //                    = dy - 1/2 - xhat / 8:
   //   1 - 1/2 + 1/8 = 0.625; 0 - 1/2 + 1/16 = -0.4375; 0 - 1/2 - 0 = -0.5;
   //   1 - 1/2 - 3/16 = 0.3125 (sum 0: a shift of x changes nothing).
-  dnnref::BatchNormTrainGradResult g =
-      dnnref::batchNormTrainGrad(makeTensor({2, 1, 2}, {1, 0, 0, 1}), bnInput(),
-                                 makeTensor({1}, {2}), makeTensor({1}, {3}), makeTensor({1}, {0.5}));
+  dnnref::BatchNormTrainGradResult g = dnnref::batchNormTrainGrad(
+      makeTensor({2, 1, 2}, {1, 0, 0, 1}), bnInput(), makeTensor({1}, {2}), makeTensor({1}, {3}),
+      makeTensor({1}, {0.5}));
   expectTensor(g.dbeta, {1}, {2});
   expectTensor(g.dgamma, {1}, {0.5});
   expectTensor(g.dx, {2, 1, 2}, {0.625, -0.4375, -0.5, 0.3125});
