@@ -296,6 +296,8 @@ TEST(OptimizerKernel, ArgumentsAndBadShapes) {
   EXPECT_EQ(adam.arguments[2].name, "m");
   EXPECT_EQ(adam.arguments[3].name, "v");
   EXPECT_EQ(adam.arguments[4].name, "hyper");
+  // AOT lowering of a Tuple-valued (three-output) pipeline.
+  EXPECT_NO_THROW(adam.pipeline.compile_to_module(adam.arguments, "adamw_aot", host()));
   EXPECT_EQ(buildSgdUpdate({5}, 0.0, false, 0.0, host()).arguments.size(), 3u);
   EXPECT_EQ(buildSgdUpdate({5}, 0.9, false, 0.0, host()).arguments.size(), 4u);
   EXPECT_THROW(buildAdagradUpdate({0, 3}, 1e-10, 0.0, host()), std::invalid_argument);
