@@ -1,0 +1,285 @@
+// Pooling gradients in gather form: every input element sums the gradient
+// of the windows that hold it (max: the windows it won), so outputs are
+// written once and no two threads touch the same element.
+#include "GradKernels.h"
+#include "RowSchedule.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace dnnc::kernels {
+
+using namespace Halide;
+using namespace detail;
+
+namespace {
+
+struct PoolGradGeom {
+  int64_t N, C, H, W, OH, OW;
+  bool padded;
+};
+
+// The checks of buildMaxPool2d/buildAvgPool2d on the forward's input shape.
+PoolGradGeom checkPoolGrad(const Shape &dy, const Shape &x, const Pool2dAttrs &a, const char *op) {
+  checkShape(x, 4, op);
+  checkShape(dy, 4, op);
+  if (a.kernelH < 1 || a.kernelW < 1 || a.strideH < 1 || a.strideW < 1 || a.padTop < 0 ||
+      a.padLeft < 0 || a.padBottom < 0 || a.padRight < 0)
+    throw std::invalid_argument(std::string("dnnc kernels: invalid ") + op + " attributes");
+  PoolGradGeom g{x[0], x[1], x[2], x[3], 0, 0, false};
+  const int64_t spanH = g.H + a.padTop + a.padBottom - a.kernelH;
+  const int64_t spanW = g.W + a.padLeft + a.padRight - a.kernelW;
+  if (spanH < 0 || spanW < 0)
+    throw std::invalid_argument(std::string("dnnc kernels: ") + op +
+                                " window larger than the padded input");
+  g.OH = spanH / a.strideH + 1;
+  g.OW = spanW / a.strideW + 1;
+  checkSameShape({g.N, g.C, g.OH, g.OW}, dy, (std::string(op) + " dy").c_str());
+  if (a.padTop >= a.kernelH || a.padLeft >= a.kernelW || (g.OH - 1) * a.strideH - a.padTop >= g.H ||
+      (g.OW - 1) * a.strideW - a.padLeft >= g.W)
+    throw std::invalid_argument(std::string("dnnc kernels: ") + op +
+                                " has a window lying entirely in the padding");
+  g.padded = a.padTop || a.padLeft || a.padBottom || a.padRight;
+  return g;
+}
+
+// The windows holding input column ix, for one candidate j: with
+// u = ix + padLeft = sw*q + b (0 <= b < sw), window ox = q - j holds ix at
+// kernel column kx = b + j*sw, for j = 0, 1, ... while kx < KW. Written
+// through division and modulo of u, which fold to constants once the
+// schedule splits ix by the stride and unrolls the phase b (see schedule).
+struct Candidate {
+  Expr window, tap, valid; // window index, position in the kernel, in range
+};
+Candidate candidate(const Expr &i, int pad, int stride, int kernel, int64_t windows, int j) {
+  Expr u = i + pad;
+  Expr window = u / stride - j;
+  Expr tap = u % stride + j * stride;
+  return {window, tap, tap < kernel && window >= 0 && window < int(windows)};
+}
+
+// Gather schedule shared by max and avg pooling gradients: columns split by
+// the stride with the phase unrolled innermost, so that for each phase the
+// candidate windows (and their taps) are dense vectors of the quotient and
+// every load is a dense vector; rows are scalar per row. Parallel over
+// (channel, image) planes in tasks of ~16K outputs. `perPlane` (the winner
+// indices / scaled gradients of the plane) is computed once per plane.
+void scheduleGather(Func dx, Func perPlane, const PoolGradGeom &g, const Pool2dAttrs &a,
+                    const Target &t) {
+  const int vec = t.natural_vector_size<float>();
+  Var ix = dx.args()[0], iy = dx.args()[1], c = dx.args()[2], n = dx.args()[3];
+  Var xo("xo"), phase("phase"), xoo("xoo"), xoi("xoi"), plane("plane"), task("task");
+  const int64_t quotients = (g.W + a.strideW - 1) / a.strideW;
+  const int lanes = static_cast<int>(std::min<int64_t>(vec, quotients));
+  dx.split(ix, xo, phase, a.strideW, TailStrategy::GuardWithIf)
+      .split(xo, xoo, xoi, lanes, TailStrategy::ShiftInwards)
+      .reorder(phase, xoi, xoo, iy, c, n)
+      .vectorize(xoi)
+      .unroll(phase)
+      .fuse(c, n, plane);
+  const int planesPerTask =
+      static_cast<int>(std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.H * g.W)));
+  Var planeInTask("plane_in_task");
+  dx.split(plane, task, planeInTask, planesPerTask, TailStrategy::GuardWithIf).parallel(task);
+  perPlane.compute_at(dx, planeInTask);
+}
+
+} // namespace
+
+Kernel buildMaxPool2dGrad(const Shape &dy, const Shape &x, const Pool2dAttrs &a, const Shape &out,
+                          const Target &t) {
+  requireCpuTarget(t, "maxpool2dgrad");
+  const PoolGradGeom g = checkPoolGrad(dy, x, a, "maxpool2dgrad");
+  checkSameShape(x, out, "maxpool2dgrad result");
+
+  ImageParam dyp(Float(32), 4, "dy"), xp(Float(32), 4, "x");
+  Var ox("ox"), oy("oy"), c("c"), n("n"), ix("ix"), iy("iy");
+  RDom r(0, a.kernelW, 0, a.kernelH, "r");
+
+  // Algorithm. winner(ox, oy) = ky*KW + kx of the window's first maximum:
+  // padding reads -inf, which never beats (strictly) the first in-bounds
+  // element the search starts from, so padding never wins even when every
+  // in-bounds value is -inf.
+  Func input(funcName("maxpoolgrad_input"));
+  const float ninf = -std::numeric_limits<float>::infinity();
+  if (g.padded)
+    input(ix, iy, c, n) =
+        BoundaryConditions::constant_exterior(xp, ninf, {{0, int(g.W)}, {0, int(g.H)}})(ix, iy,
+                                                                                        c, n);
+  else
+    input(ix, iy, c, n) = xp(ix, iy, c, n);
+  Expr x0 = ox * a.strideW - a.padLeft, y0 = oy * a.strideH - a.padTop;
+  Expr firstIn = max(-y0, 0) * a.kernelW + max(-x0, 0);
+  Func best(funcName("maxpoolgrad_best"));
+  best(ox, oy, c, n) = Tuple(ninf, firstIn);
+  Expr v = input(x0 + r.x, y0 + r.y, c, n);
+  Expr better = v > best(ox, oy, c, n)[0];
+  best(ox, oy, c, n) = Tuple(select(better, v, best(ox, oy, c, n)[0]),
+                             select(better, r.y * a.kernelW + r.x, best(ox, oy, c, n)[1]));
+  Func winner(funcName("maxpoolgrad_winner"));
+  winner(ox, oy, c, n) = best(ox, oy, c, n)[1];
+
+  Expr sum = 0.0f;
+  for (int jy = 0; jy * a.strideH < a.kernelH; ++jy)
+    for (int jx = 0; jx * a.strideW < a.kernelW; ++jx) {
+      const Candidate cy = candidate(iy, a.padTop, a.strideH, a.kernelH, g.OH, jy);
+      const Candidate cx = candidate(ix, a.padLeft, a.strideW, a.kernelW, g.OW, jx);
+      Expr wx = clamp(cx.window, 0, int(g.OW) - 1), wy = clamp(cy.window, 0, int(g.OH) - 1);
+      Expr won = cy.valid && cx.valid && winner(wx, wy, c, n) == cy.tap * a.kernelW + cx.tap;
+      sum += select(won, dyp(wx, wy, c, n), 0.0f);
+    }
+  Func dx(funcName("maxpool2dgrad"));
+  dx(ix, iy, c, n) = sum;
+
+  constrainDense(dyp, dy);
+  constrainDense(xp, x);
+  constrainDense(dx.output_buffer(), out);
+
+  // Schedule: the winners of a plane once per plane (the forward's search,
+  // vectorized along output columns, window unrolled), then the gather.
+  scheduleGather(dx, winner, g, a, t);
+  const int vec = t.natural_vector_size<float>();
+  const int lanes = static_cast<int>(std::min<int64_t>(vec, g.OW));
+  best.compute_at(winner, oy).vectorize(ox, lanes, TailStrategy::GuardWithIf);
+  best.update()
+      .reorder(ox, r.x, r.y)
+      .vectorize(ox, lanes, TailStrategy::GuardWithIf)
+      .unroll(r.x);
+  if (a.kernelW * a.kernelH <= 16)
+    best.update().unroll(r.y);
+  winner.vectorize(ox, lanes, TailStrategy::GuardWithIf);
+  return makeKernel(dx, {dyp, xp});
+}
+
+Kernel buildAvgPool2dGrad(const Shape &dy, const Pool2dAttrs &a, const Shape &out,
+                          const Target &t) {
+  requireCpuTarget(t, "avgpool2dgrad");
+  const PoolGradGeom g = checkPoolGrad(dy, out, a, "avgpool2dgrad");
+
+  ImageParam dyp(Float(32), 4, "dy");
+  Var ox("ox"), oy("oy"), c("c"), n("n"), ix("ix"), iy("iy");
+
+  // Algorithm: each output's gradient divided by its window's divisor
+  // (the forward's), then gathered by every input element of the window.
+  Func share(funcName("avgpoolgrad_share"));
+  Expr count;
+  if (a.countIncludePad) {
+    count = Expr(float(a.kernelH * a.kernelW));
+  } else {
+    Expr x0 = ox * a.strideW - a.padLeft, y0 = oy * a.strideH - a.padTop;
+    Expr cw = min(x0 + a.kernelW, int(g.W)) - max(x0, 0);
+    Expr ch = min(y0 + a.kernelH, int(g.H)) - max(y0, 0);
+    count = cast<float>(cw * ch);
+  }
+  share(ox, oy, c, n) = dyp(ox, oy, c, n) / count;
+
+  Expr sum = 0.0f;
+  for (int jy = 0; jy * a.strideH < a.kernelH; ++jy)
+    for (int jx = 0; jx * a.strideW < a.kernelW; ++jx) {
+      const Candidate cy = candidate(iy, a.padTop, a.strideH, a.kernelH, g.OH, jy);
+      const Candidate cx = candidate(ix, a.padLeft, a.strideW, a.kernelW, g.OW, jx);
+      Expr wx = clamp(cx.window, 0, int(g.OW) - 1), wy = clamp(cy.window, 0, int(g.OH) - 1);
+      sum += select(cy.valid && cx.valid, share(wx, wy, c, n), 0.0f);
+    }
+  Func dx(funcName("avgpool2dgrad"));
+  dx(ix, iy, c, n) = sum;
+
+  constrainDense(dyp, dy);
+  constrainDense(dx.output_buffer(), out);
+
+  scheduleGather(dx, share, g, a, t);
+  const int vec = t.natural_vector_size<float>();
+  share.vectorize(ox, static_cast<int>(std::min<int64_t>(vec, g.OW)), TailStrategy::GuardWithIf);
+  return makeKernel(dx, {dyp});
+}
+
+// Global pooling gradient [N,C] -> [N,C,...].
+//
+// Avg: a broadcast of dy / S along each (n, c) row. Max: per row the maximum
+// m, then the first index holding m, then dx = dy on that index: the two
+// searches are flat reductions over the row, split into vectors and
+// rfactor'ed into per-lane partials (dense loads), computed once per row;
+// the write is a vectorized row. Rows in parallel tasks of ~16K elements.
+Kernel buildGlobalPoolGrad(PoolKind kind, const Shape &dy, const Shape &x, const Shape &out,
+                           const Target &t) {
+  const std::string op = kind == PoolKind::Max ? "globalmaxpoolgrad" : "globalavgpoolgrad";
+  requireCpuTarget(t, op.c_str());
+  checkShape(x, -1, (op + " x").c_str());
+  if (x.size() < 3)
+    throw std::invalid_argument("dnnc kernels: " + op + " x needs rank >= 3");
+  checkSameShape({x[0], x[1]}, dy, (op + " dy").c_str());
+  checkSameShape(x, out, (op + " result").c_str());
+  const int rank = static_cast<int>(x.size());
+  const int spatialDims = rank - 2;
+  int64_t S = 1;
+  std::vector<Range> spatial;
+  for (int d = 0; d < spatialDims; ++d) {
+    const int64_t e = x[rank - 1 - d];
+    spatial.emplace_back(0, int(e));
+    S *= e;
+  }
+
+  ImageParam dyp(Float(32), 2, "dy"), xp(Float(32), rank, "x");
+  std::vector<Var> v = makeVars(rank, "d");
+  Var c = v[rank - 2], n = v[rank - 1];
+  Func dx(funcName(op));
+  std::vector<ImageParam> inputs{dyp};
+  Func mx(funcName(op + "_max")), first(funcName(op + "_first"));
+  RDom r(spatial, "r");
+  if (kind == PoolKind::Avg) {
+    dx(v) = dyp(c, n) * (1.0f / float(S));
+  } else {
+    inputs.push_back(xp);
+    // Flat row-major offset within the (n, c) row.
+    auto flat = [&](const std::vector<Expr> &coords) {
+      Expr f = 0;
+      int64_t stride = 1;
+      for (int d = 0; d < spatialDims; ++d) {
+        f += coords[d] * int(stride);
+        stride *= x[rank - 1 - d];
+      }
+      return f;
+    };
+    std::vector<Expr> at, rflat, vflat;
+    for (int d = 0; d < spatialDims; ++d) {
+      at.push_back(r[d]);
+      rflat.push_back(r[d]);
+      vflat.push_back(v[d]);
+    }
+    at.push_back(c);
+    at.push_back(n);
+    mx(c, n) = -std::numeric_limits<float>::infinity();
+    mx(c, n) = max(mx(c, n), xp(at));
+    first(c, n) = int(S);
+    first(c, n) = min(first(c, n), select(xp(at) == mx(c, n), flat(rflat), int(S)));
+    dx(v) = select(flat(vflat) == first(c, n), dyp(c, n), 0.0f);
+  }
+  constrainDense(dyp, dy);
+  constrainDense(xp, x);
+  constrainDense(dx.output_buffer(), out);
+
+  const LoopLevel row = scheduleRows(dx, out, spatialDims, t);
+  if (kind == PoolKind::Max) {
+    const int vec = t.natural_vector_size<float>();
+    const int lanes = static_cast<int>(std::min<int64_t>(vec, S));
+    std::vector<VarOrRVar> rvars;
+    for (int d = 0; d < spatialDims; ++d)
+      rvars.push_back(r[d]);
+    for (Func f : {mx, first}) {
+      RVar ro("ro"), ri("ri");
+      Var u("u");
+      RVar rf = fuseVars(f.update(), rvars, 0, rvars.size(), "rf").rvar;
+      f.update().split(rf, ro, ri, lanes, TailStrategy::GuardWithIf);
+      Func part = f.update().rfactor(ri, u);
+      part.compute_at(row).vectorize(u);
+      part.update().vectorize(u);
+      f.compute_at(row);
+      f.update().atomic().vectorize(ri);
+    }
+  }
+  return makeKernel(dx, inputs);
+}
+
+} // namespace dnnc::kernels
