@@ -89,6 +89,10 @@ TEST(DenseGradWeightKernel, MatchesReference) {
       {200, 64, 100, true}, // several tiles and tasks
       {3, 1, 1, false},     // 1x1 result
       {5, 1, 40, true},     // a single output row
+      // Rows in chunks (Kc = 512 for both): vectors along out with
+      // packed panels of dy; vectors along in with dy transposed per chunk.
+      {600, 512, 40, true},
+      {700, 512, 128, false},
   };
   unsigned seed = 4100;
   for (const Case &c : cases)
