@@ -46,6 +46,7 @@ TEST(ReduceSumKernel, MatchesReference) {
       {{9, 1, 1}, {1, 2}, true, "only 1-sized axes: a copy"},
       {{1037, 300}, {0}, false, "many rows, few outputs: batch chunks in parallel"},
       {{37, 16, 30, 30}, {0, 2, 3}, true, "conv bias, batch chunks, a short last chunk"},
+      {{300, 1000}, {0, 1}, false, "everything of a large tensor: batch chunks, rank 0"},
   };
   unsigned seed = 4000;
   for (const Case &c : cases)
