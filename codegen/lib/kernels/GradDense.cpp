@@ -182,7 +182,7 @@ Kernel buildDenseGradWeight(const Shape &dy, const Shape &x, const Shape &out, c
       d.reorder_storage(dv[1], dv[0])
           .reorder(dv[1], dv[0])
           .vectorize(dv[1], vec, TailStrategy::GuardWithIf)
-          .parallel(dv[0], 64);
+          .parallel(dv[0], 64, TailStrategy::GuardWithIf);
     }
   }
   Var io("io"), ii("ii"), oo("oo"), oi("oi");

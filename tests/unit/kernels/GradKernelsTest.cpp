@@ -46,6 +46,7 @@ TEST(ReduceSumKernel, MatchesReference) {
       {{9, 1, 1}, {1, 2}, true, "only 1-sized axes: a copy"},
       {{1037, 300}, {0}, false, "many rows, few outputs: batch chunks in parallel"},
       {{37, 16, 30, 30}, {0, 2, 3}, true, "conv bias, batch chunks, a short last chunk"},
+      {{300, 1000}, {0, 1}, false, "everything of a large tensor: batch chunks, rank 0"},
   };
   unsigned seed = 4000;
   for (const Case &c : cases)
@@ -89,6 +90,10 @@ TEST(DenseGradWeightKernel, MatchesReference) {
       {200, 64, 100, true}, // several tiles and tasks
       {3, 1, 1, false},     // 1x1 result
       {5, 1, 40, true},     // a single output row
+      // Rows in chunks (Kc = 512 for both): vectors along out with
+      // packed panels of dy; vectors along in with dy transposed per chunk.
+      {600, 512, 40, true},
+      {700, 512, 128, false},
   };
   unsigned seed = 4100;
   for (const Case &c : cases)
@@ -154,21 +159,29 @@ TEST(Conv2dGradWeightKernel, MatchesReference) {
     const char *what;
   };
   const Case cases[] = {
-      {{2, 3, 6, 5}, {4, 3, 3, 2}, convAttrs(1, 1, 0, 0, 0, 0), true, "few channels: dot"},
+      {{2, 3, 6, 5}, {4, 3, 3, 2}, convAttrs(1, 1, 0, 0, 0, 0), true, "few channels (vectors along ox)"},
       {{2, 3, 9, 7}, {16, 3, 2, 3}, convAttrs(2, 2, 1, 2, 0, 1, 2, 1), false,
-       "channels: stride 2, asymmetric padding, dilation"},
-      {{2, 4, 5, 6}, {6, 2, 3, 3}, convAttrs(2, 1, 1, 1, 1, 1, 1, 1, 2), true, "groups: dot"},
+       "stride 2, asymmetric padding, dilation (vectors of channels)"},
+      {{2, 4, 5, 6}, {6, 2, 3, 3}, convAttrs(2, 1, 1, 1, 1, 1, 1, 1, 2), true, "groups (vectors along ox)"},
       {{1, 3, 7, 7}, {3, 1, 3, 3}, convAttrs(1, 1, 2, 2, 2, 2, 2, 2, 3), false,
        "depthwise, dilation 2"},
       {{13, 1, 28, 28}, {32, 1, 3, 3}, convAttrs(1, 1, 0, 0, 0, 0), true,
-       "MNIST conv1: channels, image chunks with a short last chunk"},
+       "MNIST conv1: 26-column rows (overlapping last vector), row chunks in turn"},
       {{3, 32, 13, 13}, {64, 32, 3, 3}, convAttrs(1, 1, 0, 0, 0, 0), false,
-       "MNIST conv2: channels, many tiles"},
+       "MNIST conv2: vectors of channels, many tiles"},
       {{2, 5, 4, 4}, {24, 5, 2, 2}, convAttrs(1, 1, 1, 1, 1, 1), true,
        "channels not a whole number of vectors, padding"},
       {{2, 2, 6, 5}, {3, 2, 1, 1}, convAttrs(2, 2, 0, 0, 0, 0), true,
        "1x1 stride 2: uncovered inputs"},
       {{1, 8, 3, 3}, {16, 8, 1, 1}, convAttrs(1, 1, 0, 0, 0, 0), false, "1x1, batch 1"},
+      {{70, 64, 6, 6}, {32, 64, 3, 3}, convAttrs(1, 1, 0, 0, 0, 0), true,
+       "channels: two row chunks one after the other"},
+      {{80, 4, 9, 7}, {16, 4, 3, 3}, convAttrs(1, 1, 0, 0, 0, 0), true,
+       "channels, few tiles: row chunks in parallel, a short last chunk"},
+      {{500, 2, 8, 8}, {4, 2, 3, 3}, convAttrs(1, 1, 0, 0, 0, 0), true,
+       "dot, few tiles: row chunks in parallel, a short last chunk"},
+      {{2, 3, 9, 41}, {4, 3, 3, 3}, convAttrs(1, 2, 1, 1, 1, 1), false,
+       "dot: stride 2, an overlapping last vector"},
   };
   unsigned seed = 4200;
   for (const Case &c : cases)
