@@ -140,7 +140,8 @@ void scheduleReduce(Func consumer, Func acc, const RDom &r, const std::vector<in
   int k = 0;
   while (k < r.dimensions() && rdimOf[k] < runEnd)
     ++k;
-  const int64_t S = g.volume(0, runEnd, true);
+  // A dynamic batch in the run is assumed long (training batches are).
+  const int64_t S = g.volume(0, runEnd, true, kBatchGuess);
   const bool keptNext = nargs > 0;
   if (S >= vec || !keptNext) {
     const int lanes = static_cast<int>(std::min<int64_t>(vec, S));
@@ -208,7 +209,8 @@ void scheduleReduce(Func consumer, Func acc, const RDom &r, const std::vector<in
   order.insert(order.end(), rvars.begin(), rvars.end());
   acc.update().reorder(order).vectorize(acc.args()[0], lanes, TailStrategy::GuardWithIf);
   for (int i = 0; i < k; ++i)
-    acc.update().unroll(rvars[i]);
+    if (g.extent[rdimOf[i]] != kDynamic) // only constant extents unroll
+      acc.update().unroll(rvars[i]);
 }
 
 } // namespace

@@ -47,6 +47,8 @@ TEST(ReduceSumKernel, MatchesReference) {
       {{1037, 300}, {0}, false, "many rows, few outputs: batch chunks in parallel"},
       {{37, 16, 30, 30}, {0, 2, 3}, true, "conv bias, batch chunks, a short last chunk"},
       {{300, 1000}, {0, 1}, false, "everything of a large tensor: batch chunks, rank 0"},
+      {{6, 1}, {0}, true, "bias of a one-unit dense layer: a dynamic run, one output"},
+      {{5, 1, 3, 3}, {0, 2, 3}, true, "bias of a one-channel conv"},
   };
   unsigned seed = 4000;
   for (const Case &c : cases)
