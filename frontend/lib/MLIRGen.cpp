@@ -10,6 +10,7 @@
 #include "TrainSpec.h"
 
 #include "dnnc/IR/DnnDialect.h"
+#include "dnnc/IR/InitRules.h"
 
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
 #include "mlir/IR/Builders.h"
@@ -385,6 +386,7 @@ OwningOpRef<ModuleOp> ModelBuilder::build(const Model &model) {
   func.setType(builder.getFunctionType(inputTypes, resultTypes));
   func->setAttr(dnn::kInputNamesAttr, builder.getArrayAttr(inputNames));
   func->setAttr(dnn::kOutputNamesAttr, builder.getArrayAttr(outputNames));
+  dnn::attachWeightInitRules(func);
   if (!attachTrainSpec(model, func, values,
                        [this](SourceLoc l, const std::string &m) { error(l, m); }))
     return nullptr;

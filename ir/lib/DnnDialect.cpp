@@ -8,6 +8,7 @@ using namespace mlir;
 using namespace dnnc::dnn;
 
 #include "dnnc/IR/DnnOpsDialect.cpp.inc"
+#include "dnnc/IR/DnnInterfaces.cpp.inc"
 
 void DnnDialect::initialize() {
   addOperations<
@@ -72,4 +73,58 @@ llvm::SmallVector<NamedAttribute, 8> dnnc::dnn::withSegments(Builder &b,
   llvm::SmallVector<NamedAttribute, 8> out(attrs.begin(), attrs.end());
   out.push_back(b.getNamedAttr("operand_segment_sizes", b.getI32VectorAttr(sizes)));
   return out;
+}
+
+std::pair<llvm::StringRef, Attribute> dnnc::dnn::activationOfOp(Operation *op) {
+  Builder b(op->getContext());
+  if (isa<ReluOp>(op))
+    return {"relu", {}};
+  if (isa<SigmoidOp>(op))
+    return {"sigmoid", {}};
+  if (isa<TanhOp>(op))
+    return {"tanh", {}};
+  if (isa<Relu6Op>(op))
+    return {"relu6", {}};
+  if (isa<SoftplusOp>(op))
+    return {"softplus", {}};
+  if (isa<MishOp>(op))
+    return {"mish", {}};
+  if (isa<SignOp>(op))
+    return {"sign", {}};
+  if (auto leaky = dyn_cast<LeakyReluOp>(op))
+    return {"leaky_relu", b.getF32FloatAttr(leaky.getAlpha().convertToFloat())};
+  if (auto elu = dyn_cast<EluOp>(op))
+    return {"elu", b.getF32FloatAttr(elu.getAlpha().convertToFloat())};
+  if (auto gelu = dyn_cast<GeluOp>(op))
+    return {gelu.getApproximate() == "tanh" ? "gelu_tanh" : "gelu", {}};
+  return {"", {}};
+}
+
+Value dnnc::dnn::buildActivationOp(OpBuilder &b, Location loc, llvm::StringRef name, float alpha,
+                                   Value input) {
+  auto alphaAttr = [&] { return b.getNamedAttr("alpha", b.getF32FloatAttr(alpha)); };
+  if (name == "relu")
+    return b.create<ReluOp>(loc, input);
+  if (name == "sigmoid")
+    return b.create<SigmoidOp>(loc, input);
+  if (name == "tanh")
+    return b.create<TanhOp>(loc, input);
+  if (name == "relu6")
+    return b.create<Relu6Op>(loc, input);
+  if (name == "softplus")
+    return b.create<SoftplusOp>(loc, input);
+  if (name == "mish")
+    return b.create<MishOp>(loc, input);
+  if (name == "sign")
+    return b.create<SignOp>(loc, input);
+  if (name == "leaky_relu")
+    return b.create<LeakyReluOp>(loc, ValueRange{input}, ArrayRef<NamedAttribute>{alphaAttr()});
+  if (name == "elu")
+    return b.create<EluOp>(loc, ValueRange{input}, ArrayRef<NamedAttribute>{alphaAttr()});
+  if (name == "gelu" || name == "gelu_tanh")
+    return b.create<GeluOp>(
+        loc, ValueRange{input},
+        ArrayRef<NamedAttribute>{b.getNamedAttr(
+            "approximate", b.getStringAttr(name == "gelu" ? "none" : "tanh"))});
+  llvm_unreachable("not an activation name");
 }

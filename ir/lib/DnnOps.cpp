@@ -420,7 +420,8 @@ LogicalResult TransposeOp::inferReturnTypes(MLIRContext *ctx, Optional<Location>
     seen[p] = true;
     shape.push_back(x[p]);
   }
-  if (perm[0] != 0)
+  // A static dim 0 (a weight, or a model with a fixed batch) may move.
+  if (perm[0] != 0 && x[0] == kDyn)
     return emitOptionalError(loc, "transpose: the batch dimension must stay first "
                                   "(perm[0] = 0)");
   results.push_back(tensorOf(ctx, shape));
@@ -458,7 +459,10 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> lo
 
 LogicalResult dnnc::dnn::verifyOp(ReshapeOp op) {
   auto in = shapeOf(op.getInput()), out = op.getType().cast<RankedTensorType>().getShape();
-  if (in.empty() || out.empty() || in[0] != out[0])
+  // Tensors without a batch (weights, their gradients) may take any shape
+  // of as many elements.
+  bool batched = !in.empty() && !out.empty() && (in[0] == kDyn || out[0] == kDyn);
+  if (in.empty() || out.empty() || (batched && in[0] != out[0]))
     return op.emitOpError("must keep the batch dimension first: ")
            << formatShape(in) << " -> " << formatShape(out);
   if (elementsPerItem(in) != elementsPerItem(out))
@@ -540,8 +544,8 @@ void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRCo
 // Window accessors
 //===----------------------------------------------------------------------===//
 
-static Window2d decodeWindow(ArrayAttr kernel, ArrayAttr strides, ArrayAttr padding,
-                             ArrayAttr dilations) {
+Window2d dnnc::dnn::decodeWindow(ArrayAttr kernel, ArrayAttr strides, ArrayAttr padding,
+                                 ArrayAttr dilations) {
   Window2d w;
   if (kernel) {
     auto k = ints(kernel);

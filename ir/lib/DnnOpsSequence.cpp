@@ -101,13 +101,16 @@ LogicalResult dnnc::dnn::verifyOp(RnnOp op) {
 // recurrence (the hoisted form of rnn, lstm, gru)
 //===----------------------------------------------------------------------===//
 
-/// Gates per step of a `recurrence` cell, 0 for an unknown cell.
-static int64_t gatesOfCell(StringRef cell) {
+int64_t dnnc::dnn::gatesOfCell(StringRef cell) {
   return llvm::StringSwitch<int64_t>(cell)
       .Case("lstm", 4)
       .Case("gru", 3)
       .Cases("rnn_tanh", "rnn_relu", 1)
       .Default(0);
+}
+
+int64_t dnnc::dnn::savedGateBlocks(StringRef cell) {
+  return cell == "lstm" || cell == "gru" ? 4 : gatesOfCell(cell);
 }
 
 LogicalResult RecurrenceOp::inferReturnTypes(MLIRContext *ctx, Optional<Location> loc,

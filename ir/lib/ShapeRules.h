@@ -68,6 +68,11 @@ mlir::LogicalResult verifyOp(Conv1dOp op);
 mlir::LogicalResult verifyOp(ConvTranspose2dOp op);
 mlir::LogicalResult verifyOp(SeparableConv2dOp op);
 mlir::LogicalResult verifyOp(Upsample2dOp op);
+mlir::LogicalResult verifyOp(StateOp op);
+mlir::LogicalResult verifyOp(OptimizerUpdateOp op);
+mlir::LogicalResult verifyOp(RunningStatsUpdateOp op);
+mlir::LogicalResult verifyOp(RecurrenceTrainOp op);
+mlir::LogicalResult verifyOp(RecurrenceGradOp op);
 } // namespace dnnc::dnn
 
 #endif // DNNC_IR_SHAPERULES_H

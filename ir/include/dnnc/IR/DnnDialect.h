@@ -2,6 +2,7 @@
 #ifndef DNNC_IR_DNNDIALECT_H
 #define DNNC_IR_DNNDIALECT_H
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"
@@ -10,6 +11,8 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "dnnc/IR/DnnOpsDialect.h.inc"
+
+#include "dnnc/IR/DnnInterfaces.h.inc"
 
 #define GET_OP_CLASSES
 #include "dnnc/IR/DnnOps.h.inc"
@@ -36,6 +39,13 @@ llvm::StringRef activationOf(mlir::Operation *op);
 /// Elementwise ops that a fused_elementwise body may hold.
 bool isFusableElementwise(mlir::Operation *op);
 
+/// The fused-activation name and alpha (null when it has none) of a
+/// standalone activation op, or "" for other ops.
+std::pair<llvm::StringRef, mlir::Attribute> activationOfOp(mlir::Operation *op);
+/// The standalone op of a fused-activation name (not "none").
+mlir::Value buildActivationOp(mlir::OpBuilder &b, mlir::Location loc, llvm::StringRef name,
+                              float alpha, mlir::Value input);
+
 /// Activations that dense/conv2d can apply in their epilogue.
 bool isFusableActivation(llvm::StringRef name);
 llvm::ArrayRef<llvm::StringRef> fusableActivations();
@@ -48,6 +58,9 @@ struct Window2d {
   int64_t padTop = 0, padLeft = 0, padBottom = 0, padRight = 0;
   int64_t dilationH = 1, dilationW = 1;
 };
+/// A window from its attributes; a null kernel or dilations leaves 1s.
+Window2d decodeWindow(mlir::ArrayAttr kernel, mlir::ArrayAttr strides, mlir::ArrayAttr padding,
+                      mlir::ArrayAttr dilations);
 Window2d getWindow(Conv2dOp op);
 Window2d getWindow(MaxPool2dOp op);
 Window2d getWindow(AvgPool2dOp op);
@@ -59,6 +72,18 @@ llvm::SmallVector<mlir::Value, 8> present(llvm::ArrayRef<mlir::Value> operands);
 llvm::SmallVector<mlir::NamedAttribute, 8>
 withSegments(mlir::Builder &b, llvm::ArrayRef<mlir::Value> operands,
              llvm::ArrayRef<mlir::NamedAttribute> attrs = {});
+
+/// Gates per step of a recurrence `cell` (lstm 4, gru 3, rnn_tanh and
+/// rnn_relu 1), 0 for an unknown cell.
+int64_t gatesOfCell(llvm::StringRef cell);
+/// H-wide blocks a recurrence_train keeps per step for the backward (rnn 1:
+/// the state; lstm 4: i, f, g, o; gru 4: r, z, n, h W_hn^T + b_hn).
+int64_t savedGateBlocks(llvm::StringRef cell);
+
+/// State tensors an optimizer_update of these settings keeps (sgd with
+/// momentum 1, without 0; adagrad, rmsprop 1; adam, adamw 2), -1 for an
+/// unknown kind.
+int64_t optimizerStateCount(mlir::DictionaryAttr settings);
 
 /// Function attribute names for the model's input/output names.
 constexpr const char *kInputNamesAttr = "dnn.input_names";

@@ -10,6 +10,10 @@
 include "dnnc/IR/DnnDialect.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "dnnc/IR/DnnInterfaces.td"
+
+// Ops with a gradient rule (ir/lib/DnnGradients*.cpp).
+def Dnn_Differentiable : DeclareOpInterfaceMethods<Dnn_DifferentiableOpInterface>;
 
 // Elementwise activation fused into a producing op's epilogue. One of:
 // none, relu, sigmoid, tanh, leaky_relu, relu6, elu, softplus, mish, gelu,
@@ -36,7 +40,7 @@ def Dnn_WeightOp : Dnn_Op<"weight", [NoSideEffect]> {
   let verifier = [{ return verifyOp(*this); }];
 }
 
-def Dnn_DenseOp : Dnn_ShapedOp<"dense", [AttrSizedOperandSegments]> {
+def Dnn_DenseOp : Dnn_ShapedOp<"dense", [AttrSizedOperandSegments, Dnn_Differentiable]> {
   let summary = "fully connected layer: y = act(x W^T + b + residual)";
   let description = [{
     `x` is [N, ..., in] (every row of the last dim, e.g. every time step of
@@ -54,7 +58,7 @@ def Dnn_DenseOp : Dnn_ShapedOp<"dense", [AttrSizedOperandSegments]> {
   }];
 }
 
-def Dnn_Conv2dOp : Dnn_ShapedOp<"conv2d", [AttrSizedOperandSegments]> {
+def Dnn_Conv2dOp : Dnn_ShapedOp<"conv2d", [AttrSizedOperandSegments, Dnn_Differentiable]> {
   let summary = "2-D convolution (NCHW), with groups and a fused epilogue";
   let description = [{
     `weight` is [out, in/groups, kh, kw] (PyTorch Conv2d), `bias` [out].
@@ -75,18 +79,18 @@ def Dnn_Conv2dOp : Dnn_ShapedOp<"conv2d", [AttrSizedOperandSegments]> {
   }];
 }
 
-class Dnn_Pool2dOp<string mnemonic> : Dnn_ShapedOp<mnemonic> {
+class Dnn_Pool2dOp<string mnemonic, list<Trait> traits = []> : Dnn_ShapedOp<mnemonic, traits> {
   let results = (outs Dnn_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def Dnn_MaxPool2dOp : Dnn_Pool2dOp<"maxpool2d"> {
+def Dnn_MaxPool2dOp : Dnn_Pool2dOp<"maxpool2d", [Dnn_Differentiable]> {
   let summary = "2-D max pooling; padded positions never win";
   let arguments = (ins Dnn_Tensor:$input, I64ArrayAttr:$kernel,
                    I64ArrayAttr:$strides, I64ArrayAttr:$padding);
 }
 
-def Dnn_AvgPool2dOp : Dnn_Pool2dOp<"avgpool2d"> {
+def Dnn_AvgPool2dOp : Dnn_Pool2dOp<"avgpool2d", [Dnn_Differentiable]> {
   let summary = "2-D average pooling";
   let description = [{
     With `count_include_pad` the divisor is the window size (PyTorch's
@@ -97,12 +101,12 @@ def Dnn_AvgPool2dOp : Dnn_Pool2dOp<"avgpool2d"> {
                    DefaultValuedAttr<BoolAttr, "false">:$count_include_pad);
 }
 
-def Dnn_GlobalAvgPoolOp : Dnn_Pool2dOp<"global_avgpool"> {
+def Dnn_GlobalAvgPoolOp : Dnn_Pool2dOp<"global_avgpool", [Dnn_Differentiable]> {
   let summary = "mean over every dim after the channel: [N, C, ...] -> [N, C]";
   let arguments = (ins Dnn_Tensor:$input);
 }
 
-def Dnn_FlattenOp : Dnn_Pool2dOp<"flatten"> {
+def Dnn_FlattenOp : Dnn_Pool2dOp<"flatten", [Dnn_Differentiable]> {
   let summary = "[N, d1, ..., dk] -> [N, d1*...*dk]; a view, no data moves";
   let arguments = (ins Dnn_Tensor:$input);
   let hasFolder = 1;
@@ -114,10 +118,12 @@ def Dnn_BatchNormOp : Dnn_ShapedOp<"batchnorm"> {
   let description = [{
     y = gamma * (x - running_mean) / sqrt(running_var + epsilon) + beta,
     parameters named as PyTorch BatchNorm: weight, bias, running_mean, running_var.
+    `momentum` is the running statistics' update rate in training.
   }];
   let arguments = (ins Dnn_Tensor:$input, Dnn_Tensor:$gamma, Dnn_Tensor:$beta,
                    Dnn_Tensor:$mean, Dnn_Tensor:$variance,
-                   DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
+                   DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon,
+                   DefaultValuedAttr<F32Attr, "0.1">:$momentum);
   let results = (outs Dnn_Tensor:$result);
   let assemblyFormat = [{
     $input `,` $gamma `,` $beta `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)
@@ -152,7 +158,7 @@ def Dnn_DropoutOp : Dnn_ShapedOp<"dropout"> {
   let hasFolder = 1;
 }
 
-class Dnn_BinaryOp<string mnemonic, string what> : Dnn_ShapedOp<mnemonic> {
+class Dnn_BinaryOp<string mnemonic, string what> : Dnn_ShapedOp<mnemonic, [Dnn_Differentiable]> {
   let description = [{
     Operands broadcast as in NumPy: shapes are aligned on the right and a
     dimension of 1 (or a missing one) stretches to the other's extent.
@@ -167,7 +173,7 @@ def Dnn_AddOp : Dnn_BinaryOp<"add", "elementwise sum (residual add), broadcastin
 def Dnn_SubOp : Dnn_BinaryOp<"sub", "elementwise difference, broadcasting">;
 def Dnn_MulOp : Dnn_BinaryOp<"mul", "elementwise product, broadcasting">;
 
-class Dnn_UnaryOp<string mnemonic, string what> : Dnn_ShapedOp<mnemonic> {
+class Dnn_UnaryOp<string mnemonic, string what> : Dnn_ShapedOp<mnemonic, [Dnn_Differentiable]> {
   let summary = what;
   let arguments = (ins Dnn_Tensor:$input);
   let results = (outs Dnn_Tensor:$result);
@@ -201,14 +207,14 @@ def Dnn_GeluOp : Dnn_UnaryOp<"gelu", "x * Phi(x); `approximate` = \"tanh\" uses 
                    DefaultValuedAttr<StrAttr, "\"none\"">:$approximate);
 }
 
-def Dnn_GluOp : Dnn_ShapedOp<"glu"> {
+def Dnn_GluOp : Dnn_ShapedOp<"glu", [Dnn_Differentiable]> {
   let summary = "gated linear unit: halves a, b of `axis`; a * sigmoid(b)";
   let arguments = (ins Dnn_Tensor:$input, DefaultValuedAttr<I64Attr, "-1">:$axis);
   let results = (outs Dnn_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def Dnn_LayerNormOp : Dnn_ShapedOp<"layernorm"> {
+def Dnn_LayerNormOp : Dnn_ShapedOp<"layernorm", [Dnn_Differentiable]> {
   let summary = "layer normalization over the last `normalized_rank` dimensions";
   let description = [{
     As PyTorch LayerNorm (biased variance). `affine` holds nothing or the
@@ -223,27 +229,27 @@ def Dnn_LayerNormOp : Dnn_ShapedOp<"layernorm"> {
   }];
 }
 
-def Dnn_GlobalMaxPoolOp : Dnn_Pool2dOp<"global_maxpool"> {
+def Dnn_GlobalMaxPoolOp : Dnn_Pool2dOp<"global_maxpool", [Dnn_Differentiable]> {
   let summary = "max over every dim after the channel: [N, C, ...] -> [N, C]";
   let arguments = (ins Dnn_Tensor:$input);
 }
 
-def Dnn_TransposeOp : Dnn_ShapedOp<"transpose"> {
-  let summary = "permutes dimensions: out.shape[i] = in.shape[perm[i]]; perm[0] = 0";
+def Dnn_TransposeOp : Dnn_ShapedOp<"transpose", [Dnn_Differentiable]> {
+  let summary = "permutes dimensions: out.shape[i] = in.shape[perm[i]]; a dynamic batch stays dim 0";
   let arguments = (ins Dnn_Tensor:$input, I64ArrayAttr:$perm);
   let results = (outs Dnn_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasCanonicalizer = 1;
 }
 
-def Dnn_ConcatOp : Dnn_ShapedOp<"concat"> {
+def Dnn_ConcatOp : Dnn_ShapedOp<"concat", [Dnn_Differentiable]> {
   let summary = "joins tensors along `axis` (not the batch)";
   let arguments = (ins Variadic<Dnn_Tensor>:$inputs, DefaultValuedAttr<I64Attr, "-1">:$axis);
   let results = (outs Dnn_Tensor:$result);
   let assemblyFormat = "$inputs attr-dict `:` functional-type(operands, results)";
 }
 
-def Dnn_ReshapeOp : Dnn_Op<"reshape", [NoSideEffect]> {
+def Dnn_ReshapeOp : Dnn_Op<"reshape", [NoSideEffect, Dnn_Differentiable]> {
   let summary = "the same elements in another shape (a view, no data moves)";
   let description = [{
     The result type is the new shape; the batch dimension stays dimension 0
@@ -278,7 +284,7 @@ def Dnn_Conv1dOp : Dnn_ShapedOp<"conv1d"> {
   }];
 }
 
-def Dnn_ConvTranspose2dOp : Dnn_ShapedOp<"conv_transpose2d"> {
+def Dnn_ConvTranspose2dOp : Dnn_ShapedOp<"conv_transpose2d", [Dnn_Differentiable]> {
   let summary = "2-D transposed convolution (NCHW), as PyTorch ConvTranspose2d";
   let description = [{
     `weight` is [in, out/groups, kh, kw], `bias` [out]. `padding` is
@@ -314,7 +320,7 @@ def Dnn_SeparableConv2dOp : Dnn_ShapedOp<"separable_conv2d"> {
   }];
 }
 
-def Dnn_Upsample2dOp : Dnn_ShapedOp<"upsample2d"> {
+def Dnn_Upsample2dOp : Dnn_ShapedOp<"upsample2d", [Dnn_Differentiable]> {
   let summary = "integer upsampling of [N, C, H, W], nearest or bilinear";
   let description = [{
     As PyTorch nn.Upsample(scale_factor, mode, align_corners=False):
@@ -344,7 +350,7 @@ def Dnn_AvgPool1dOp : Dnn_Pool1dOp<"avgpool1d"> {
   let summary = "1-D average pooling over [N, C, L]";
 }
 
-def Dnn_PadOp : Dnn_ShapedOp<"pad"> {
+def Dnn_PadOp : Dnn_ShapedOp<"pad", [Dnn_Differentiable]> {
   let summary = "constant padding of the dimensions after the channel";
   let description = [{
     `padding` holds [before, after] pairs for the trailing dims, outermost
@@ -361,7 +367,7 @@ def Dnn_PadOp : Dnn_ShapedOp<"pad"> {
 // Tensor ops
 //===----------------------------------------------------------------------===//
 
-def Dnn_SplitOp : Dnn_Op<"split", [NoSideEffect]> {
+def Dnn_SplitOp : Dnn_Op<"split", [NoSideEffect, Dnn_Differentiable]> {
   let summary = "splits a tensor along `axis` (not a dynamic batch) into parts of `sizes`";
   let arguments = (ins Dnn_Tensor:$input, I64Attr:$axis, I64ArrayAttr:$sizes);
   let results = (outs Variadic<Dnn_Tensor>:$results);
@@ -369,7 +375,7 @@ def Dnn_SplitOp : Dnn_Op<"split", [NoSideEffect]> {
   let verifier = [{ return verifyOp(*this); }];
 }
 
-def Dnn_MatmulOp : Dnn_ShapedOp<"matmul"> {
+def Dnn_MatmulOp : Dnn_ShapedOp<"matmul", [Dnn_Differentiable]> {
   let summary = "batched matrix product [N, ..., M, K] x [N, ..., K, P] -> [N, ..., M, P]";
   let description = [{
     Leading dims must be equal. With `transpose_b` the right operand is
@@ -381,7 +387,7 @@ def Dnn_MatmulOp : Dnn_ShapedOp<"matmul"> {
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
 }
 
-def Dnn_EmbeddingOp : Dnn_ShapedOp<"embedding"> {
+def Dnn_EmbeddingOp : Dnn_ShapedOp<"embedding", [Dnn_Differentiable]> {
   let summary = "rows of a table picked by indices: [N, ...] x [V, E] -> [N, ..., E]";
   let description = [{
     `indices` holds integer values in [0, V) stored as f32; any other value
@@ -540,5 +546,7 @@ def Dnn_YieldOp : Dnn_Op<"yield", [NoSideEffect, Terminator,
   let arguments = (ins Dnn_Tensor:$value);
   let assemblyFormat = "$value attr-dict `:` type($value)";
 }
+
+include "dnnc/IR/DnnTrainOps.td"
 
 #endif // DNN_OPS
