@@ -9,6 +9,7 @@
 #include "dnnc/Passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 using namespace mlir;
 using namespace dnnc;
@@ -22,8 +23,8 @@ struct DeadCodeEliminationPass : passes::DeadCodeEliminationBase<DeadCodeElimina
     // Last to first: removing a reader can make its producer dead.
     int removed = 0;
     for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body))) {
-      if (op.hasTrait<OpTrait::IsTerminator>() || !op.use_empty() ||
-          op.getDialect() != func->getContext()->getLoadedDialect<dnn::DnnDialect>())
+      if (op.getDialect() != func->getContext()->getLoadedDialect<dnn::DnnDialect>() ||
+          !isOpTriviallyDead(&op))
         continue;
       op.erase();
       ++removed;

@@ -18,33 +18,6 @@ using namespace dnnc;
 
 namespace {
 
-/// The fused-activation name and alpha of a standalone activation op, or ""
-/// for other ops.
-std::pair<StringRef, Attribute> activationOfOp(Operation *op) {
-  Builder b(op->getContext());
-  if (isa<dnn::ReluOp>(op))
-    return {"relu", {}};
-  if (isa<dnn::SigmoidOp>(op))
-    return {"sigmoid", {}};
-  if (isa<dnn::TanhOp>(op))
-    return {"tanh", {}};
-  if (isa<dnn::Relu6Op>(op))
-    return {"relu6", {}};
-  if (isa<dnn::SoftplusOp>(op))
-    return {"softplus", {}};
-  if (isa<dnn::MishOp>(op))
-    return {"mish", {}};
-  if (isa<dnn::SignOp>(op))
-    return {"sign", {}};
-  if (auto leaky = dyn_cast<dnn::LeakyReluOp>(op))
-    return {"leaky_relu", b.getF32FloatAttr(leaky.getAlpha().convertToFloat())};
-  if (auto elu = dyn_cast<dnn::EluOp>(op))
-    return {"elu", b.getF32FloatAttr(elu.getAlpha().convertToFloat())};
-  if (auto gelu = dyn_cast<dnn::GeluOp>(op))
-    return {gelu.getApproximate() == "tanh" ? "gelu_tanh" : "gelu", {}};
-  return {"", {}};
-}
-
 bool hasEpilogue(Operation *op) {
   return isa<dnn::DenseOp, dnn::Conv1dOp, dnn::Conv2dOp, dnn::ConvTranspose2dOp,
              dnn::SeparableConv2dOp>(op);
@@ -66,7 +39,7 @@ struct FuseEpiloguePass : passes::FuseEpilogueBase<FuseEpiloguePass> {
       fuseResidual(add);
     SmallVector<Operation *, 16> activations;
     getOperation().walk([&](Operation *op) {
-      if (!activationOfOp(op).first.empty())
+      if (!dnn::activationOfOp(op).first.empty())
         activations.push_back(op);
     });
     for (Operation *act : activations)
@@ -120,7 +93,7 @@ struct FuseEpiloguePass : passes::FuseEpilogueBase<FuseEpiloguePass> {
     Operation *layer = act->getOperand(0).getDefiningOp();
     if (!layer || !hasEpilogue(layer))
       return;
-    auto [name, alpha] = activationOfOp(act);
+    auto [name, alpha] = dnn::activationOfOp(act);
     std::string refusal;
     if (dnn::activationOf(layer) != "none")
       refusal = "it already applies " + dnn::activationOf(layer).str();

@@ -22,6 +22,9 @@ struct HoistWeightComputationsPass
     : passes::HoistWeightComputationsBase<HoistWeightComputationsPass> {
   void runOnOperation() override {
     FuncOp func = getOperation();
+    // A training step changes the weights it reads: nothing is constant.
+    if (func->hasAttr(dnn::kTrainingAttr))
+      return;
     Builder b(func.getContext());
     llvm::DenseSet<Value> fromWeights;
     int hoisted = 0;

@@ -15,6 +15,9 @@ void dnnc::passes::buildInferencePipeline(OpPassManager &pm, unsigned optLevel, 
   };
   // Lowerings that code generation needs at every level.
   pm.addNestedPass<FuncOp>(createDecomposeMultiHeadAttentionPass());
+  // The training step is built from the forward as written, before the
+  // inference rewrites (folded batchnorm, dropped dropout).
+  pm.addPass(createBuildTrainingPass());
   if (optLevel == 0)
     return;
   pm.addPass(createCanonicalizerPass()); // drops dropout, identity, view chains

@@ -19,6 +19,7 @@ std::unique_ptr<mlir::Pass> createSplitSeparableConvPass();
 std::unique_ptr<mlir::Pass> createFuseElementwisePass();
 std::unique_ptr<mlir::Pass> createPlanMemoryPass();
 std::unique_ptr<mlir::Pass> createDeadCodeEliminationPass();
+std::unique_ptr<mlir::Pass> createBuildTrainingPass();
 
 #define GEN_PASS_REGISTRATION
 #include "dnnc/Passes/Passes.h.inc"

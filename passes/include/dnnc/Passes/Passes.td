@@ -236,11 +236,51 @@ def PlanMemory : Pass<"dnn-plan-memory", "::mlir::FuncOp"> {
   ];
 }
 
+def BuildTraining : Pass<"dnn-build-training", "::mlir::ModuleOp"> {
+  let summary = "Adds the training step of a model with a train block: forward, loss, backward, update";
+  let description = [{
+    For each model function with a `dnn.train` attribute (the train block),
+    adds `@<model>_train(inputs..., targets..., hyper) -> (loss, prediction)`
+    marked `dnn.training`; the model function stays the inference graph.
+    The training function is the model's forward in training form (fused
+    activations split off; conv1d, 1-D pooling, separable convolutions,
+    attention, multi-head attention and recurrent layers rewritten into the
+    ops they are made of; dropout with a seeded mask; batchnorm with batch
+    statistics and a running-statistics update; recurrences that keep their
+    gates), then `dnn.loss` on the prediction (a final softmax or sigmoid
+    is folded into cross entropy / binary cross entropy, which take
+    logits), then the backward built by reverse-mode differentiation from
+    each op's gradient rule (DifferentiableOp, ir/lib/DnnGradients*.cpp),
+    then one `dnn.optimizer_update` per weight the loss depends on, with its
+    optimizer state tensors (`dnn.state`).
+
+      func @m(%x) -> %p { %h = dnn.dense %x, %w {activation = "relu"} ... }
+
+    gains
+
+      func @m_train(%x, %y, %hyper) -> (%loss, %p) attributes {dnn.training} {
+        %z = dnn.dense %x, %w
+        %h = dnn.relu %z
+        ...
+        %loss = dnn.loss %logits, %y {kind = "cross_entropy"}
+        %dlogits = dnn.loss_grad %logits, %y {kind = "cross_entropy"}
+        ...
+        %dz = dnn.activation_grad %dh, %z, %h {activation = "relu"}
+        %dw = dnn.dense_grad_weight %dz, %x
+        dnn.optimizer_update %w, %dw, %hyper states(%m, %v) {settings = {kind = "adam", ...}}
+        return %loss, %p
+      }
+  }];
+  let constructor = "dnnc::passes::createBuildTrainingPass()";
+  let dependentDialects = ["dnnc::dnn::DnnDialect"];
+}
+
 def DeadCodeElimination : Pass<"dnn-dce", "::mlir::FuncOp"> {
   let summary = "Removes unused ops and unused sequence outputs of recurrent layers";
   let description = [{
     A layer whose results nobody reads is removed (its weights too, when
-    nothing else reads them), last to first so that whole dead branches go.
+    nothing else reads them), last to first so that whole dead branches go;
+    ops that write memory (optimizer and running-statistics updates) stay.
     A recurrent layer (rnn, lstm, gru, recurrence) that returns its whole
     sequence although only its final states are read stops doing so: its
     first result becomes the final state [N, H] instead of [N, T, H].
