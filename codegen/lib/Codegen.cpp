@@ -260,8 +260,10 @@ LogicalResult dnnc::codegen::writeModelHeader(ModuleOp module, llvm::raw_ostream
       os << "]\n";
     }
   };
-  list("input ", plan->inputs);
-  list("output", plan->outputs);
+  list("input ", plan->inference.inputs);
+  list("output", plan->inference.outputs);
+  if (plan->training)
+    list("target", plan->targets);
   os << " *   " << plan->weights.size() << " weight tensors (safetensors, PyTorch state_dict names)\n"
      << " */\n#ifndef " << guard << "\n#define " << guard << "\n\n"
      << "#define DNN_MODEL_NAME \"" << plan->name << "\"\n\n"

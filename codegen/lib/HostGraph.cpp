@@ -54,7 +54,8 @@ public:
 private:
   /// The pointers a program's function receives.
   struct Frame {
-    Value workspace, batch, batch32, weights, inputs, outputs, derived;
+    Value workspace, batch, batch32, weights, inputs, outputs, derived, states;
+    int64_t fixedBytes = 0; // the workspace's fixed region, before the batch-scaled one
     std::vector<Value> buffers, dims; // halide_buffer_t and dim arrays, reused by every call
     Block *failBlock = nullptr;
     LLVM::LLVMFuncOp func;
@@ -93,13 +94,17 @@ private:
 Value GraphEmitter::hostPointer(const TensorRef &ref, const Frame &f, Value iteration) {
   Value base;
   if (ref.kind == TensorRef::Kind::Workspace) {
-    Value offset = b.create<LLVM::MulOp>(loc, f.batch, i64Const(ref.offset));
+    Value offset = ref.fixed ? i64Const(ref.offset)
+                             : b.create<LLVM::AddOp>(
+                                   loc, i64Const(f.fixedBytes),
+                                   b.create<LLVM::MulOp>(loc, f.batch, i64Const(ref.offset)));
     base = b.create<LLVM::GEPOp>(loc, i8Ptr, f.workspace, ValueRange{offset});
   } else if (ref.kind == TensorRef::Kind::Derived) {
     base = b.create<LLVM::GEPOp>(loc, i8Ptr, f.derived, ValueRange{i64Const(ref.offset)});
   } else {
     Value table = ref.kind == TensorRef::Kind::Input    ? f.inputs
                   : ref.kind == TensorRef::Kind::Weight ? f.weights
+                  : ref.kind == TensorRef::Kind::State  ? f.states
                                                         : f.outputs;
     Value slot = b.create<LLVM::GEPOp>(loc, f32PtrPtr, table, ValueRange{i64Const(ref.index)});
     Value pointer = b.create<LLVM::LoadOp>(loc, slot);
@@ -280,27 +285,38 @@ OwningOpRef<ModuleOp> GraphEmitter::emit() {
   }
   // int dnn_model_graph_run(void *workspace, int64_t batch, float *const *weights,
   //                         const float *const *inputs, float *const *outputs, void *derived)
-  {
+  // int dnn_model_graph_train(void *workspace, int64_t batch, float *const *weights,
+  //                           const float *const *inputs, float *const *outputs,
+  //                           float *const *states)
+  auto emitFunction = [&](const char *name, const FunctionPlan *function, bool training) {
     OpBuilder::InsertionGuard guard(b);
     auto type = LLVM::LLVMFunctionType::get(
-        i32, {i8Ptr, i64, f32PtrPtr, f32PtrPtr, f32PtrPtr, i8Ptr});
+        i32, {i8Ptr, i64, f32PtrPtr, f32PtrPtr, f32PtrPtr, training ? f32PtrPtr : i8Ptr});
     Frame f;
-    f.func = b.create<LLVM::LLVMFuncOp>(loc, "dnn_model_graph_run", type);
+    f.func = b.create<LLVM::LLVMFuncOp>(loc, name, type);
     Block *entry = f.func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    if (!function) {
+      // The model has no train block; the runtime says so before calling.
+      b.create<LLVM::ReturnOp>(loc, ValueRange{i32Const(-1)});
+      return;
+    }
     f.workspace = entry->getArgument(0);
     f.batch = entry->getArgument(1);
     f.weights = entry->getArgument(2);
     f.inputs = entry->getArgument(3);
     f.outputs = entry->getArgument(4);
-    f.derived = entry->getArgument(5);
+    (training ? f.states : f.derived) = entry->getArgument(5);
+    f.fixedBytes = function->fixedBytes;
     f.failBlock = new Block();
     f.failBlock->addArgument(i32, loc);
-    b.setInsertionPointToStart(entry);
     f.batch32 = b.create<LLVM::TruncOp>(loc, i32, f.batch);
-    allocateBuffers(plan.run, f);
-    emitProgram(plan.run, f);
+    allocateBuffers(function->program, f);
+    emitProgram(function->program, f);
     finish(f);
-  }
+  };
+  emitFunction("dnn_model_graph_run", &plan.inference, false);
+  emitFunction("dnn_model_graph_train", plan.training ? &*plan.training : nullptr, true);
   return module;
 }
 

@@ -16,10 +16,6 @@ using namespace dnnc;
 using namespace dnnc::codegen;
 namespace k = dnnc::kernels;
 
-namespace {
-
-} // namespace
-
 k::ActivationSpec dnnc::codegen::activationSpec(StringRef name, float alpha) {
   k::ActivationSpec act;
   act.alpha = alpha;
@@ -39,16 +35,14 @@ k::ActivationSpec dnnc::codegen::activationSpec(StringRef name, float alpha) {
   return act;
 }
 
-namespace {
-
-k::ActivationSpec only(k::Activation kind, float alpha = 0.01f) {
+k::ActivationSpec dnnc::codegen::only(k::Activation kind, float alpha) {
   k::ActivationSpec act;
   act.kind = kind;
   act.alpha = alpha;
   return act;
 }
 
-k::Pool2dAttrs poolAttrs(const dnn::Window2d &w) {
+k::Pool2dAttrs dnnc::codegen::poolAttrs(const dnn::Window2d &w) {
   k::Pool2dAttrs a;
   a.kernelH = w.kernelH;
   a.kernelW = w.kernelW;
@@ -61,12 +55,14 @@ k::Pool2dAttrs poolAttrs(const dnn::Window2d &w) {
   return a;
 }
 
-std::vector<int64_t> ints(ArrayAttr attr) {
+std::vector<int64_t> dnnc::codegen::ints(ArrayAttr attr) {
   std::vector<int64_t> out;
   for (Attribute a : attr)
     out.push_back(a.cast<IntegerAttr>().getInt());
   return out;
 }
+
+namespace {
 
 /// [N, C, L] (or a weight [O, C, K]) seen as [N, C, 1, L]: 1-D convs and
 /// pools run as the 2-D kernels.
@@ -74,7 +70,9 @@ TensorRef as2d(const TensorRef &ref) {
   return ref.reshaped({ref.shape[0], ref.shape[1], 1, ref.shape[2]});
 }
 
-k::Conv2dAttrs convAttrs(const dnn::Window2d &w, int64_t groups) {
+} // namespace
+
+k::Conv2dAttrs dnnc::codegen::convAttrs(const dnn::Window2d &w, int64_t groups) {
   k::Conv2dAttrs a;
   a.strideH = w.strideH;
   a.strideW = w.strideW;
@@ -88,7 +86,6 @@ k::Conv2dAttrs convAttrs(const dnn::Window2d &w, int64_t groups) {
   return a;
 }
 
-} // namespace
 
 void dnnc::codegen::callOnOperands(LoweringContext &ctx, OperandKernelBuilder build) {
   std::vector<TensorRef> args;
@@ -432,7 +429,8 @@ LogicalResult dnnc::codegen::lowerElementwiseOp(Operation *op, LoweringContext &
 }
 
 LogicalResult dnnc::codegen::lowerOp(Operation *op, LoweringContext &ctx) {
-  for (auto family : {lowerLinearOp, lowerElementwiseOp, lowerShapeOp, lowerSequenceOp}) {
+  for (auto family : {lowerLinearOp, lowerElementwiseOp, lowerShapeOp, lowerSequenceOp,
+                      lowerTrainOp, lowerRecurrentTrainOp}) {
     bool handled = false;
     if (failed(family(op, ctx, handled)))
       return failure();

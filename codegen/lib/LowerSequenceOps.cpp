@@ -46,9 +46,9 @@ int indexOf(Operation *op, Value v) {
   return -1;
 }
 
-/// Row t of a batch-first [N, T, W] tensor as [N, W]; each loop iteration
-/// moves it by `step` rows (+1, -1 or 0).
-TensorRef stepSlice(const TensorRef &seq, int64_t t, int64_t step) {
+} // namespace
+
+TensorRef dnnc::codegen::stepSlice(const TensorRef &seq, int64_t t, int64_t step) {
   int64_t steps = seq.shape[1], width = seq.shape[2];
   TensorRef s = seq;
   s.shape = {seq.shape[0], width};
@@ -58,7 +58,17 @@ TensorRef stepSlice(const TensorRef &seq, int64_t t, int64_t step) {
   return s;
 }
 
-int64_t rowStride(const TensorRef &ref) { return ref.effectiveStrides()[0]; }
+int64_t dnnc::codegen::rowStride(const TensorRef &ref) { return ref.effectiveStrides()[0]; }
+
+k::Cell dnnc::codegen::cellOf(StringRef name) {
+  if (name == "lstm")
+    return k::Cell::Lstm;
+  if (name == "gru")
+    return k::Cell::Gru;
+  return name == "rnn_relu" ? k::Cell::RnnRelu : k::Cell::RnnTanh;
+}
+
+namespace {
 
 LogicalResult lowerRecurrentLayer(LoweringContext &ctx, const RecurrentLayer &l) {
   Operation *op = ctx.op();
@@ -157,14 +167,6 @@ LogicalResult lowerRecurrentLayer(LoweringContext &ctx, const RecurrentLayer &l)
     copyOut(cs, ctx.result(2));
   (void)op;
   return success();
-}
-
-k::Cell cellOf(StringRef name) {
-  if (name == "lstm")
-    return k::Cell::Lstm;
-  if (name == "gru")
-    return k::Cell::Gru;
-  return name == "rnn_relu" ? k::Cell::RnnRelu : k::Cell::RnnTanh;
 }
 
 } // namespace

@@ -8,17 +8,6 @@ using namespace dnnc;
 using namespace dnnc::codegen;
 namespace k = dnnc::kernels;
 
-namespace {
-
-std::vector<int64_t> ints(ArrayAttr attr) {
-  std::vector<int64_t> out;
-  for (Attribute a : attr)
-    out.push_back(a.cast<IntegerAttr>().getInt());
-  return out;
-}
-
-} // namespace
-
 LogicalResult dnnc::codegen::lowerShapeOp(Operation *op, LoweringContext &ctx, bool &handled) {
   handled = true;
   if (auto transpose = dyn_cast<dnn::TransposeOp>(op)) {

@@ -9,6 +9,9 @@
 #define DNNC_CODEGEN_LOWERING_H
 
 #include "ModelPlan.h"
+#include "kernels/SequenceKernels.h"
+
+#include "dnnc/IR/DnnDialect.h"
 
 #include "mlir/IR/Operation.h"
 
@@ -62,6 +65,12 @@ mlir::LogicalResult lowerElementwiseOp(mlir::Operation *op, LoweringContext &ctx
                                        bool &handled);
 mlir::LogicalResult lowerShapeOp(mlir::Operation *op, LoweringContext &ctx, bool &handled);
 mlir::LogicalResult lowerSequenceOp(mlir::Operation *op, LoweringContext &ctx, bool &handled);
+// Training: LowerTrainOps.cpp (losses, gradients, updates),
+// LowerRecurrentTrain.cpp (recurrences that keep their gates, and their
+// backward through time).
+mlir::LogicalResult lowerTrainOp(mlir::Operation *op, LoweringContext &ctx, bool &handled);
+mlir::LogicalResult lowerRecurrentTrainOp(mlir::Operation *op, LoweringContext &ctx,
+                                          bool &handled);
 
 /// The usual case: one kernel whose args are the op's operands and whose
 /// output is the op's one result.
@@ -71,11 +80,23 @@ void callOnOperands(LoweringContext &ctx, OperandKernelBuilder build);
 
 /// The kernel form of a fused activation attribute.
 kernels::ActivationSpec activationSpec(llvm::StringRef name, float alpha);
+kernels::ActivationSpec only(kernels::Activation kind, float alpha = 0.01f);
+kernels::Pool2dAttrs poolAttrs(const dnn::Window2d &w);
+kernels::Conv2dAttrs convAttrs(const dnn::Window2d &w, int64_t groups);
+std::vector<int64_t> ints(mlir::ArrayAttr attr);
 
 /// A tensor of rank >= `rank` seen with its leading dims merged into one:
 /// [N, T, F] as rows [N*T, F] (rank 2), [N, H, M, K] as [N*H, M, K] (rank 3).
 /// A merged batch dim stays dynamic, its extent scaled.
 TensorRef rowsView(const TensorRef &ref, size_t rank);
+
+/// Row t of a batch-first [N, T, W] sequence as [N, W] (row stride T*W);
+/// each iteration of the enclosing loop moves it by `step` rows.
+TensorRef stepSlice(const TensorRef &seq, int64_t t, int64_t step);
+/// The stride between rows (dim 0) of a 2-D view, in elements.
+int64_t rowStride(const TensorRef &ref);
+/// The kernel cell of a recurrence `cell` attribute.
+kernels::Cell cellOf(llvm::StringRef name);
 
 /// An axis attribute in [-rank, rank) as a non-negative axis.
 inline int normalizedAxis(int64_t axis, size_t rank) {

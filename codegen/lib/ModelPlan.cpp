@@ -5,6 +5,7 @@
 
 #include "dnnc/IR/Cost.h"
 #include "dnnc/IR/DnnDialect.h"
+#include "dnnc/IR/InitRules.h"
 #include "dnnc/Passes/MemoryPlanner.h"
 
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
@@ -92,9 +93,13 @@ std::string opSignature(Operation *op) {
 }
 
 /// Plans one function: the storage of every value and the calls of every op.
+/// The inference function may hoist weight computations into the prepare
+/// program; a training step changes its weights, so it computes everything
+/// in its own program.
 class Planner : public LoweringContext {
 public:
-  Planner(FuncOp func, ModelPlan &plan) : func(func), plan(plan) {}
+  Planner(FuncOp func, ModelPlan &plan, FunctionPlan &target, bool training)
+      : func(func), plan(plan), target(target), training(training) {}
   LogicalResult run();
 
   TensorRef operand(unsigned index) override { return refFor(currentOp->getOperand(index)); }
@@ -117,46 +122,67 @@ private:
   TensorRef workspaceBuffer(std::vector<int64_t> shape, int64_t last);
   void placeBuffers();
 
+  int indexOfNamed(std::vector<NamedShape> &list, const std::string &name,
+                   const std::vector<int64_t> &shape, Operation *op);
+  void computeMaxBatch();
+
   FuncOp func;
   ModelPlan &plan;
+  FunctionPlan &target;
+  bool training;
   Program *program = nullptr; // where calls of the current op go
   int currentLoop = -1;
   llvm::DenseMap<Operation *, int> position;
   llvm::DenseMap<Value, int> lastUse;
-  llvm::DenseMap<Value, int> weightOf;
+  llvm::DenseMap<Value, int> weightOf, stateOf;
   llvm::DenseMap<Value, int> outputOf;
   std::vector<std::pair<int, Value>> copies; // output index, source
   llvm::DenseMap<Value, TensorRef> storage;
   llvm::DenseSet<Value> loadTimeValues;
   int here = 0; // position of the op being lowered
-  std::vector<passes::Lifetime> lifetimes; // of the workspace buffers
+  // Workspace buffers scaled by the batch, and those of static shape.
+  std::vector<passes::Lifetime> lifetimes, fixedLifetimes;
+  bool failedLookup = false;
 };
 
+/// The index of a weight or state by name, added on first sight; the same
+/// name must keep its shape (weights are shared by both functions).
+int Planner::indexOfNamed(std::vector<NamedShape> &list, const std::string &name,
+                          const std::vector<int64_t> &shape, Operation *op) {
+  for (size_t i = 0; i < list.size(); ++i)
+    if (list[i].name == name) {
+      if (list[i].shape != shape) {
+        op->emitError("'") << name << "' is used with two different shapes";
+        failedLookup = true;
+      }
+      return i;
+    }
+  list.push_back({name, shape});
+  return list.size() - 1;
+}
+
 LogicalResult Planner::indexOps() {
-  std::map<std::string, int> weightIndex;
   int index = 0;
   for (Operation &op : func.getBody().front()) {
     position[&op] = index;
     for (Value operand : op.getOperands())
       lastUse[viewRoot(operand)] = index;
     if (auto weight = dyn_cast<dnn::WeightOp>(op)) {
-      auto [it, inserted] = weightIndex.insert({weight.getName().str(), (int)plan.weights.size()});
-      if (inserted)
-        plan.weights.push_back({weight.getName().str(), shapeOf(weight.getResult())});
-      else if (plan.weights[it->second].shape != shapeOf(weight.getResult()))
-        return weight.emitError("weight '")
-               << weight.getName() << "' is used with two different shapes";
-      weightOf[weight.getResult()] = it->second;
+      weightOf[weight.getResult()] = indexOfNamed(plan.weights, weight.getName().str(),
+                                                  shapeOf(weight.getResult()), &op);
       loadTimeValues.insert(weight.getResult());
+    } else if (auto state = dyn_cast<dnn::StateOp>(op)) {
+      stateOf[state.getResult()] = indexOfNamed(plan.states, state.getName().str(),
+                                                shapeOf(state.getResult()), &op);
     } else if (!isView(&op) && isLoadTime(op)) {
       loadTimeValues.insert(op.getResults().begin(), op.getResults().end());
-    } else if (op.hasAttr(dnn::kLoadTimeAttr)) {
+    } else if (op.hasAttr(dnn::kLoadTimeAttr) && !training) {
       return op.emitError("marked '") << dnn::kLoadTimeAttr
                                       << "' but reads a value that is not from the weights";
     }
     ++index;
   }
-  return success();
+  return failure(failedLookup);
 }
 
 /// Results returned by the function are written straight into the user's
@@ -167,7 +193,7 @@ void Planner::planOutputs() {
   auto outputNames = func->getAttrOfType<ArrayAttr>(dnn::kOutputNamesAttr);
   for (unsigned i = 0; i < returnOp.getNumOperands(); ++i) {
     Value result = returnOp.getOperand(i);
-    plan.outputs.push_back({outputNames[i].cast<StringAttr>().str(), shapeOf(result)});
+    target.outputs.push_back({outputNames[i].cast<StringAttr>().str(), shapeOf(result)});
     Value root = viewRoot(result);
     Operation *def = root.getDefiningOp();
     if (def && !loadTimeValues.contains(root) && !outputOf.count(root))
@@ -186,6 +212,9 @@ TensorRef Planner::refFor(Value operand) {
   } else if (weightOf.count(root)) {
     ref.kind = TensorRef::Kind::Weight;
     ref.index = weightOf[root];
+  } else if (stateOf.count(root)) {
+    ref.kind = TensorRef::Kind::State;
+    ref.index = stateOf[root];
   } else {
     ref = storage[root];
   }
@@ -197,7 +226,7 @@ TensorRef Planner::refFor(Value operand) {
 /// the prepare program; it must compute from weights (or load-time values)
 /// only, which indexOps checks.
 bool Planner::isLoadTime(Operation &op) {
-  return op.hasAttr(dnn::kLoadTimeAttr) &&
+  return !training && op.hasAttr(dnn::kLoadTimeAttr) &&
          llvm::all_of(op.getOperands(),
                       [&](Value v) { return loadTimeValues.contains(viewRoot(v)); });
 }
@@ -205,21 +234,32 @@ bool Planner::isLoadTime(Operation &op) {
 TensorRef Planner::workspaceBuffer(std::vector<int64_t> shape, int64_t last) {
   TensorRef ref;
   ref.kind = TensorRef::Kind::Workspace;
-  ref.buffer = lifetimes.size();
-  lifetimes.push_back({here, std::max<int64_t>(here, last), bytesPerBatch(shape)});
+  // A static tensor of a dynamic-batch model (a weight gradient, a reduced
+  // statistic) does not grow with the batch.
+  ref.fixed = plan.dynamicBatch && llvm::none_of(shape, [](int64_t d) { return d < 0; });
+  auto &list = ref.fixed ? fixedLifetimes : lifetimes;
+  ref.buffer = list.size();
+  list.push_back({here, std::max<int64_t>(here, last), bytesPerBatch(shape)});
   ref.shape = std::move(shape);
   return ref;
 }
 
 /// Workspace offsets, once every buffer's life is known.
 void Planner::placeBuffers() {
-  passes::MemoryPlan placed = passes::planMemory(lifetimes, kAlignment);
-  for (KernelCall *call : plan.allCalls())
-    for (auto *refs : {&call->args, &call->results})
-      for (TensorRef &ref : *refs)
-        if (ref.kind == TensorRef::Kind::Workspace)
-          ref.offset = placed.offsets[ref.buffer];
-  plan.bytesPerBatch = placed.peakBytes;
+  passes::MemoryPlan scaled = passes::planMemory(lifetimes, kAlignment);
+  passes::MemoryPlan fixed = passes::planMemory(fixedLifetimes, kAlignment);
+  auto place = [&](Program &program) {
+    for (KernelCall &call : program.calls)
+      for (auto *refs : {&call.args, &call.results})
+        for (TensorRef &ref : *refs)
+          if (ref.kind == TensorRef::Kind::Workspace)
+            ref.offset = (ref.fixed ? fixed : scaled).offsets[ref.buffer];
+  };
+  place(target.program);
+  if (!training)
+    place(plan.prepare);
+  target.bytesPerBatch = scaled.peakBytes;
+  target.fixedBytes = fixed.peakBytes;
 }
 
 void Planner::assignResults(Operation &op, bool loadTime) {
@@ -267,6 +307,12 @@ TensorRef Planner::loadTime(StringRef role, KernelBuilder build, std::vector<Ten
   for (const TensorRef &arg : args)
     if (arg.kind != TensorRef::Kind::Weight && arg.kind != TensorRef::Kind::Derived)
       llvm::report_fatal_error("a load-time kernel may only read weights");
+  if (training) {
+    // The weights change every step: compute it with the op's calls.
+    TensorRef out = scratch(std::move(shape));
+    call(role, std::move(build), std::move(args), {out});
+    return out;
+  }
   TensorRef out;
   out.kind = TensorRef::Kind::Derived;
   out.offset = plan.derivedBytes;
@@ -293,31 +339,59 @@ LogicalResult Planner::run() {
     return failure();
   planOutputs();
   for (Operation &op : func.getBody().front()) {
-    if (isa<dnn::WeightOp, ReturnOp>(op) || isView(&op))
+    if (isa<dnn::WeightOp, dnn::StateOp, ReturnOp>(op) || isView(&op))
       continue;
     if (op.getDialect()->getNamespace() != "dnn")
       return op.emitError("dnnc cannot generate code for '") << op.getName() << "'";
     bool loadTime = isLoadTime(op);
     here = position[&op];
     assignResults(op, loadTime);
-    program = loadTime ? &plan.prepare : &plan.run;
+    program = loadTime ? &plan.prepare : &target.program;
     currentOp = &op;
     if (failed(lowerOp(&op, *this)))
       return failure();
     if (currentLoop >= 0)
       return op.emitError("internal error: a loop was left open by the lowering");
   }
-  program = &plan.run;
+  program = &target.program;
   currentOp = nullptr;
   for (auto &[output, source] : copies) {
     TensorRef to;
     to.kind = TensorRef::Kind::Output;
     to.index = output;
-    to.shape = plan.outputs[output].shape;
+    to.shape = target.outputs[output].shape;
     lowerCopy(*this, refFor(source), to);
   }
   placeBuffers();
+  computeMaxBatch();
   return success();
+}
+
+/// The largest batch whose biggest tensor (values, scratch buffers, rows of
+/// batch * k items) still fits the kernels' 32-bit indexing.
+void Planner::computeMaxBatch() {
+  int64_t largest = 1;
+  func.walk([&](Operation *op) {
+    if (isa<dnn::WeightOp, dnn::StateOp>(op))
+      return; // they do not grow with the batch
+    for (Value v : op->getResults())
+      largest = std::max(largest, dnn::elementsPerItem(shapeOf(v)));
+  });
+  for (BlockArgument arg : func.getArguments())
+    largest = std::max(largest, dnn::elementsPerItem(shapeOf(arg)));
+  for (const KernelCall &call : target.program.calls)
+    for (const auto *refs : {&call.args, &call.results})
+      for (const TensorRef &ref : *refs) {
+        if (ref.kind == TensorRef::Kind::Weight || ref.kind == TensorRef::Kind::Derived ||
+            ref.kind == TensorRef::Kind::State || ref.fixed)
+          continue;
+        int64_t elements = dnn::elementsPerItem(ref.shape);
+        if (elements < 0 || elements > dnn::kMaxElementsPerItem / ref.batchScale)
+          largest = dnn::kMaxElementsPerItem;
+        else
+          largest = std::max(largest, elements * ref.batchScale);
+      }
+  target.maxBatch = plan.dynamicBatch ? dnn::kMaxElementsPerItem / largest : 1;
 }
 
 /// One symbol per distinct kernel: the op kind and a hash of the kernel's
@@ -372,96 +446,90 @@ std::vector<int64_t> TensorRef::effectiveStrides() const {
 
 std::vector<KernelCall *> ModelPlan::allCalls() {
   std::vector<KernelCall *> calls;
-  for (Program *p : {&prepare, &run})
-    for (KernelCall &c : p->calls)
-      calls.push_back(&c);
+  for (Program *p : {&prepare, &inference.program, training ? &training->program : nullptr})
+    if (p)
+      for (KernelCall &c : p->calls)
+        calls.push_back(&c);
   return calls;
 }
 
 std::vector<const KernelCall *> ModelPlan::allCalls() const {
   std::vector<const KernelCall *> calls;
-  for (const Program *p : {&prepare, &run})
-    for (const KernelCall &c : p->calls)
-      calls.push_back(&c);
+  for (const Program *p :
+       {&prepare, &inference.program, training ? &training->program : nullptr})
+    if (p)
+      for (const KernelCall &c : p->calls)
+        calls.push_back(&c);
   return calls;
 }
 
-FailureOr<ModelPlan> dnnc::codegen::planModel(ModuleOp module) {
-  auto funcs = module.getOps<FuncOp>();
-  if (std::distance(funcs.begin(), funcs.end()) != 1) {
-    module.emitError("expected exactly one model function in the module");
-    return failure();
-  }
-  FuncOp func = *funcs.begin();
-  ModelPlan plan;
-  plan.name = func.getName().str();
+/// The names of a function's arguments and results, which the manifest
+/// and the runtime use.
+static LogicalResult checkNames(FuncOp func) {
   auto inputNames = func->getAttrOfType<ArrayAttr>(dnn::kInputNamesAttr);
   auto outputNames = func->getAttrOfType<ArrayAttr>(dnn::kOutputNamesAttr);
-  auto returnOp = cast<ReturnOp>(func.getBody().front().getTerminator());
   if (!inputNames || !outputNames || inputNames.size() != func.getNumArguments() ||
-      outputNames.size() != returnOp.getNumOperands()) {
-    func.emitError("model function needs '") << dnn::kInputNamesAttr << "' and '"
-                                             << dnn::kOutputNamesAttr
-                                             << "' naming every argument and result";
-    return failure();
-  }
-  for (BlockArgument arg : func.getArguments()) {
-    plan.inputs.push_back({inputNames[arg.getArgNumber()].cast<StringAttr>().str(),
-                           shapeOf(arg)});
-    plan.dynamicBatch |= !plan.inputs.back().shape.empty() && plan.inputs.back().shape[0] < 0;
-  }
-  if (auto flops = func->getAttrOfType<IntegerAttr>(dnn::kFlopsAttr))
-    plan.flopsPerItem = flops.getInt();
-  Planner planner(func, plan);
-  if (failed(planner.run()))
-    return failure();
-  assignSymbols(plan);
+      outputNames.size() != func.getType().getNumResults())
+    return func.emitError("model function needs '")
+           << dnn::kInputNamesAttr << "' and '" << dnn::kOutputNamesAttr
+           << "' naming every argument and result";
+  return success();
+}
 
-  int64_t largest = 1;
-  func.walk([&](Operation *op) {
-    if (isa<dnn::WeightOp>(op))
-      return; // weights do not grow with the batch
-    for (Value v : op->getResults())
-      largest = std::max(largest, dnn::elementsPerItem(shapeOf(v)));
-  });
+static std::vector<NamedShape> namedArguments(FuncOp func) {
+  auto names = func->getAttrOfType<ArrayAttr>(dnn::kInputNamesAttr);
+  std::vector<NamedShape> out;
   for (BlockArgument arg : func.getArguments())
-    largest = std::max(largest, dnn::elementsPerItem(shapeOf(arg)));
-  // Scratch buffers and rows of batch * k items count too.
-  for (const KernelCall *call : plan.allCalls())
-    for (const auto *refs : {&call->args, &call->results})
-      for (const TensorRef &ref : *refs) {
-        if (ref.kind == TensorRef::Kind::Weight || ref.kind == TensorRef::Kind::Derived)
-          continue; // their size does not grow with the batch
-        int64_t elements = dnn::elementsPerItem(ref.shape);
-        if (elements < 0 || elements > dnn::kMaxElementsPerItem / ref.batchScale)
-          largest = dnn::kMaxElementsPerItem;
-        else
-          largest = std::max(largest, elements * ref.batchScale);
-      }
-  plan.maxBatch = plan.dynamicBatch ? dnn::kMaxElementsPerItem / largest : 1;
+    out.push_back({names[arg.getArgNumber()].cast<StringAttr>().str(), shapeOf(arg)});
+  return out;
+}
+
+FailureOr<ModelPlan> dnnc::codegen::planModel(ModuleOp module) {
+  FuncOp model, train;
+  for (FuncOp func : module.getOps<FuncOp>()) {
+    FuncOp &slot = func->hasAttr(dnn::kTrainingAttr) ? train : model;
+    if (slot) {
+      func.emitError("expected one model function and at most one training function");
+      return failure();
+    }
+    slot = func;
+  }
+  if (!model) {
+    module.emitError("expected a model function in the module");
+    return failure();
+  }
+  if (failed(checkNames(model)) || (train && failed(checkNames(train))))
+    return failure();
+  ModelPlan plan;
+  plan.name = model.getName().str();
+  plan.inference.inputs = namedArguments(model);
+  for (const NamedShape &input : plan.inference.inputs)
+    plan.dynamicBatch |= !input.shape.empty() && input.shape[0] < 0;
+  if (auto flops = model->getAttrOfType<IntegerAttr>(dnn::kFlopsAttr))
+    plan.flopsPerItem = flops.getInt();
+  if (failed(Planner(model, plan, plan.inference, /*training=*/false).run()))
+    return failure();
+  if (train) {
+    auto spec = model->getAttrOfType<DictionaryAttr>(dnn::kTrainSpecAttr);
+    if (!spec) {
+      train.emitError("a training function needs its model's '") << dnn::kTrainSpecAttr << "'";
+      return failure();
+    }
+    plan.training.emplace();
+    plan.training->inputs = namedArguments(train);
+    size_t targets = plan.training->inputs.size() - plan.inference.inputs.size() - 1;
+    plan.targets.assign(plan.training->inputs.begin() + plan.inference.inputs.size(),
+                        plan.training->inputs.begin() + plan.inference.inputs.size() + targets);
+    plan.trainSpecJson = attributeJson(spec);
+    if (failed(Planner(train, plan, *plan.training, /*training=*/true).run()))
+      return failure();
+  }
+  if (auto rules = model->getAttrOfType<DictionaryAttr>(dnn::kWeightInitAttr))
+    for (const NamedShape &weight : plan.weights) {
+      auto rule = rules.getAs<StringAttr>(weight.name);
+      plan.weightInits.push_back(rule ? rule.str() : "");
+    }
+  assignSymbols(plan);
   return plan;
 }
 
-std::string dnnc::codegen::manifestText(const ModelPlan &plan) {
-  std::string text = "dnn-manifest 1\nmodel " + plan.name + "\n";
-  text += "workspace " + std::to_string(plan.bytesPerBatch) + " 0\n";
-  if (plan.derivedBytes > 0)
-    text += "derived " + std::to_string(plan.derivedBytes) + "\n";
-  if (plan.dynamicBatch)
-    text += "max_batch " + std::to_string(plan.maxBatch) + "\n";
-  if (plan.flopsPerItem > 0)
-    text += "flops " + std::to_string(plan.flopsPerItem) + "\n";
-  auto add = [&](const char *kind, const NamedShape &t) {
-    text += std::string(kind) + " " + t.name + " " + std::to_string(t.shape.size());
-    for (int64_t d : t.shape)
-      text += " " + std::to_string(d);
-    text += "\n";
-  };
-  for (const NamedShape &t : plan.inputs)
-    add("input", t);
-  for (const NamedShape &t : plan.outputs)
-    add("output", t);
-  for (const NamedShape &t : plan.weights)
-    add("weight", t);
-  return text;
-}

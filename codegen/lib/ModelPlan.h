@@ -15,6 +15,7 @@
 #include "mlir/Support/LogicalResult.h"
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,11 +23,13 @@ namespace dnnc::codegen {
 
 /// Where a tensor lives at run time and how a kernel sees it.
 struct TensorRef {
-  enum class Kind { Input, Weight, Output, Workspace, Derived };
+  enum class Kind { Input, Weight, Output, Workspace, Derived, State };
   Kind kind = Kind::Workspace;
-  int index = 0;              // input, weight or output number
+  int index = 0;              // input, weight, output or state number
   int buffer = -1;            // Workspace: the buffer, placed after planning
-  int64_t offset = 0;         // Workspace: bytes per batch item (scaled by the batch);
+  bool fixed = false;         // Workspace: static shape, in the fixed region
+  int64_t offset = 0;         // Workspace: bytes per batch item (scaled by the batch),
+                              // or bytes into the fixed region when `fixed`;
                               // Derived: bytes into the derived-weights arena
   int64_t byteOffset = 0;     // constant bytes added (a slice inside a row)
   int64_t iterationBytes = 0; // bytes added per iteration of the enclosing loop
@@ -70,21 +73,38 @@ struct NamedShape {
   std::vector<int64_t> shape;
 };
 
-struct ModelPlan {
-  std::string name;
-  std::vector<NamedShape> inputs, outputs, weights;
-  Program prepare; // weights only: runs once when weights are loaded
-  Program run;
-  /// Workspace = batch * bytesPerBatch; a static model runs with batch 1.
+/// One graph function: the inference run or the training step.
+struct FunctionPlan {
+  std::vector<NamedShape> inputs, outputs;
+  Program program;
+  /// Workspace = fixedBytes + batch * bytesPerBatch: static-shape buffers
+  /// (e.g. weight gradients) in the fixed region, the rest scaled by the
+  /// batch (a static model runs with batch 1).
   int64_t bytesPerBatch = 0;
-  int64_t derivedBytes = 0; // tensors computed by `prepare`
-  bool dynamicBatch = false;
+  int64_t fixedBytes = 0;
   /// Largest batch for which every tensor fits 32-bit indexing.
   int64_t maxBatch = 1;
+};
+
+struct ModelPlan {
+  std::string name;
+  std::vector<NamedShape> weights;
+  /// Per weight, "uniform <limit>" or "constant <value>" (empty: no rule).
+  std::vector<std::string> weightInits;
+  Program prepare; // weights only: runs once when weights are loaded
+  FunctionPlan inference;
+  /// The training step (`<model>_train`), when the model has a train block:
+  /// inputs are the model's, the targets, then `hyper`; outputs the loss and
+  /// the prediction; optimizer states persist between steps.
+  std::optional<FunctionPlan> training;
+  std::vector<NamedShape> targets, states;
+  std::string trainSpecJson; // the train block, for the runtime
+  int64_t derivedBytes = 0;  // tensors computed by `prepare`
+  bool dynamicBatch = false;
   /// Floating-point operations per batch item (0: not counted).
   int64_t flopsPerItem = 0;
 
-  /// Every call of both programs (prepare first).
+  /// Every call of every program (prepare first).
   std::vector<KernelCall *> allCalls();
   std::vector<const KernelCall *> allCalls() const;
 };
@@ -94,8 +114,12 @@ struct ModelPlan {
 /// lives do not overlap share memory. Identical kernels share one symbol.
 mlir::FailureOr<ModelPlan> planModel(mlir::ModuleOp module);
 
-/// The manifest text read by the runtime (format in docs/c-api.md).
+/// The manifest text read by the runtime (format in dnn_model_graph.h).
 std::string manifestText(const ModelPlan &plan);
+
+/// An attribute (dictionaries, arrays, strings, numbers, booleans, tensor
+/// types as their shapes) as JSON text.
+std::string attributeJson(mlir::Attribute attr);
 
 } // namespace dnnc::codegen
 
