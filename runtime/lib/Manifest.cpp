@@ -1,6 +1,7 @@
 #include "dnnrt/Manifest.h"
 
 #include <charconv>
+#include <cstdlib>
 #include <set>
 
 namespace dnnrt {
@@ -50,6 +51,14 @@ public:
       std::string line = text.substr(start, newline - start);
       ++lineNumber_;
       start = newline == std::string::npos ? text.size() : newline + 1;
+      // The train block's JSON is the rest of its line, spaces and all.
+      static const std::string kSpec = "train_spec ";
+      if (line.compare(0, kSpec.size(), kSpec) == 0) {
+        if (!out_.training.specJson.empty())
+          return fail("duplicate 'train_spec' record");
+        out_.training.specJson = line.substr(kSpec.size());
+        continue;
+      }
       if (!line.empty() && !parseLine(splitFields(line)))
         return false;
     }
@@ -92,8 +101,27 @@ private:
       return parseTensor(fields, out_.inputs, inputNames_, true);
     if (record == "output")
       return parseTensor(fields, out_.outputs, outputNames_, true);
-    if (record == "weight")
+    if (record == "weight") {
+      out_.weightInits.emplace_back();
       return parseTensor(fields, out_.weights, weightNames_, false);
+    }
+    if (record == "init")
+      return parseInit(fields);
+    if (record == "train_workspace") {
+      out_.hasTraining = true;
+      return parseWorkspacePair(fields, out_.training.workspaceBytesPerBatchItem,
+                                out_.training.workspaceFixedBytes);
+    }
+    if (record == "train_max_batch") {
+      if (fields.size() != 2 || !parseInt64(fields[1], out_.training.maxBatch) ||
+          out_.training.maxBatch < 1)
+        return fail("expected 'train_max_batch <n>' with a positive integer");
+      return true;
+    }
+    if (record == "target")
+      return parseTensor(fields, out_.training.targets, targetNames_, true);
+    if (record == "state")
+      return parseTensor(fields, out_.training.states, stateNames_, false);
     return fail("unknown record '" + record + "'");
   }
 
@@ -120,6 +148,32 @@ private:
     return true;
   }
 
+  bool parseWorkspacePair(const std::vector<std::string> &fields, int64_t &perItem,
+                          int64_t &fixed) {
+    if (fields.size() != 3 || !parseInt64(fields[1], perItem) ||
+        !parseInt64(fields[2], fixed) || perItem < 0 || fixed < 0)
+      return fail("expected '" + fields[0] +
+                  " <bytes_per_batch_item> <fixed_bytes>' with non-negative integers");
+    return true;
+  }
+  /// init <weight> uniform|constant <value>, after the weight's record.
+  bool parseInit(const std::vector<std::string> &fields) {
+    if (fields.size() != 4 || (fields[2] != "uniform" && fields[2] != "constant"))
+      return fail("expected 'init <weight> uniform|constant <value>'");
+    size_t index = 0;
+    while (index < out_.weights.size() && out_.weights[index].name != fields[1])
+      ++index;
+    if (index == out_.weights.size())
+      return fail("init for unknown weight '" + fields[1] + "'");
+    char *end = nullptr;
+    double value = std::strtod(fields[3].c_str(), &end);
+    if (end != fields[3].c_str() + fields[3].size())
+      return fail("init value '" + fields[3] + "' is not a number");
+    WeightInit &init = out_.weightInits[index];
+    init.kind = fields[2] == "uniform" ? WeightInit::Kind::Uniform : WeightInit::Kind::Constant;
+    init.value = value;
+    return true;
+  }
   bool parseMaxBatch(const std::vector<std::string> &fields) {
     if (sawMaxBatch_)
       return fail("duplicate 'max_batch' record");
@@ -194,6 +248,10 @@ private:
       error_ = std::string("missing ") + missing;
       return false;
     }
+    if (out_.hasTraining == out_.training.specJson.empty()) {
+      error_ = "'train_workspace' and 'train_spec' come together";
+      return false;
+    }
     if (!out_.hasBatchDim()) {
       for (const ManifestTensor &output : out_.outputs) {
         if (!output.shape.empty() && output.shape[0] == kBatchDim) {
@@ -215,7 +273,7 @@ private:
   bool sawMaxBatch_ = false;
   bool sawDerived_ = false;
   bool sawFlops_ = false;
-  std::set<std::string> inputNames_, outputNames_, weightNames_;
+  std::set<std::string> inputNames_, outputNames_, weightNames_, targetNames_, stateNames_;
 };
 
 } // namespace

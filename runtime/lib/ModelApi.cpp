@@ -3,9 +3,9 @@
 #include "dnnrt/dnn_model_api.h"
 #include "dnnrt/dnn_model_graph.h"
 
-#include "dnnrt/AlignedBuffer.h"
+#include "ModelContext.h"
+
 #include "dnnrt/ApiErrors.h"
-#include "dnnrt/Manifest.h"
 #include "dnnrt/SafeTensors.h"
 
 #include <algorithm>
@@ -15,14 +15,6 @@
 #include <memory>
 #include <set>
 
-// Provided by the Halide runtime linked into model.so.
-extern "C" {
-typedef void (*HalideErrorHandler)(void *user_context, const char *message);
-HalideErrorHandler halide_set_error_handler(HalideErrorHandler handler);
-int halide_set_num_threads(int n);
-}
-
-namespace {
 
 using dnnrt::AlignedBuffer;
 using dnnrt::guardApiCall;
@@ -32,9 +24,7 @@ using dnnrt::Manifest;
 using dnnrt::ManifestTensor;
 using dnnrt::setApiError;
 
-/// Shapes printed in full in error messages have at most this rank; larger
-/// ranks come from a garbage argument and are only reported as a number.
-constexpr int kMaxPrintedRank = 32;
+namespace dnnrt::api {
 
 /// The parsed manifest of this model, or nullptr (with the error set) if the
 /// generated manifest is malformed, which would be a dnnc bug.
@@ -96,29 +86,11 @@ int findTensor(const std::vector<ManifestTensor> &tensors, const char *name) {
   return -1;
 }
 
-} // namespace
+} // namespace dnnrt::api
 
-struct dnn_context {
-  struct Input {
-    AlignedBuffer buffer;
-    bool isSet = false;
-    bool setSinceRun = false; // Batch agreement is checked among these.
-    int64_t batch = 0;        // Dim 0 as given, for inputs with a batch dim.
-  };
+using namespace dnnrt::api;
 
-  const Manifest *manifest = nullptr;
-  AlignedBuffer weightArena;
-  std::vector<float *> weightPointers;
-  std::vector<Input> inputs;
-  std::vector<const float *> inputPointers;
-  std::vector<AlignedBuffer> outputs;
-  std::vector<float *> outputPointers;
-  AlignedBuffer workspace;
-  AlignedBuffer derived; // computed from the weights by the prepare step
-  int64_t lastBatch = 0; // 0 until a run succeeds.
-};
-
-namespace {
+namespace dnnrt::api {
 
 /// Creates a context holding copies of the weights; `weightData[i]` has the
 /// manifest shape of weight i.
@@ -160,16 +132,15 @@ dnn_context *newContext(const Manifest &manifest,
   halide_set_error_handler(dnnrt::recordKernelError);
   if (int code = dnn_model_graph_prepare(ctx->derived.data(),
                                          ctx->weightPointers.data())) {
-    std::string message = dnnrt::takeKernelError();
-    setApiError("preparing the weights failed (Halide error " +
-                std::to_string(code) + ")" +
-                (message.empty() ? "" : ": " + message));
+    setKernelFailure("preparing the weights failed", code);
     return nullptr;
   }
   ctx->inputs.resize(manifest.inputs.size());
   ctx->inputPointers.resize(manifest.inputs.size());
   ctx->outputs.resize(manifest.outputs.size());
   ctx->outputPointers.resize(manifest.outputs.size());
+  if (manifest.hasTraining && !initTraining(ctx.get()))
+    return nullptr;
   return ctx.release();
 }
 
@@ -251,9 +222,9 @@ int64_t dimOf(const dnn_context *ctx, Role role, int i, int d) {
 
 /// Checks a shape given for input `spec`; on success sets `bytes`.
 bool checkInputShape(const ManifestTensor &spec, const int64_t *shape, int rank,
-                     size_t &bytes) {
+                     size_t &bytes, const char *kind) {
   const std::vector<int64_t> &expected = spec.shape;
-  std::string where = "input '" + spec.name + "': ";
+  std::string where = std::string(kind) + " '" + spec.name + "': ";
   if (rank > 0 && !shape) {
     setApiError(where + "shape is NULL");
     return false;
@@ -329,22 +300,8 @@ bool checkInputsForRun(const dnn_context *ctx, int64_t &batch) {
   return true;
 }
 
-/// Sizes the workspace and outputs for `batch`, growing them only as needed.
-bool prepareBuffers(dnn_context *ctx, int64_t batch) {
+bool prepareOutputs(dnn_context *ctx, int64_t batch) {
   const Manifest &manifest = *ctx->manifest;
-  int64_t perItem = manifest.workspaceBytesPerBatchItem;
-  int64_t fixed = manifest.workspaceFixedBytes;
-  if (perItem > 0 &&
-      batch > (std::numeric_limits<int64_t>::max() - fixed) / perItem) {
-    setApiError("workspace for batch " + std::to_string(batch) +
-                " is too large");
-    return false;
-  }
-  auto workspaceBytes = static_cast<size_t>(batch * perItem + fixed);
-  if (!ctx->workspace.reserve(workspaceBytes)) {
-    setApiError(outOfMemory(workspaceBytes, "the workspace"));
-    return false;
-  }
   for (size_t i = 0; i < manifest.outputs.size(); ++i) {
     const ManifestTensor &spec = manifest.outputs[i];
     size_t bytes;
@@ -362,7 +319,83 @@ bool prepareBuffers(dnn_context *ctx, int64_t batch) {
   return true;
 }
 
-} // namespace
+/// Sizes the workspace of `perItem` bytes per batch item plus `fixed`.
+bool reserveWorkspace(AlignedBuffer &workspace, int64_t batch, int64_t perItem, int64_t fixed) {
+  if (perItem > 0 && batch > (std::numeric_limits<int64_t>::max() - fixed) / perItem) {
+    setApiError("workspace for batch " + std::to_string(batch) + " is too large");
+    return false;
+  }
+  auto bytes = static_cast<size_t>(batch * perItem + fixed);
+  if (!workspace.reserve(bytes)) {
+    setApiError(outOfMemory(bytes, "the workspace"));
+    return false;
+  }
+  return true;
+}
+
+void setKernelFailure(const char *what, int code) {
+  std::string message = dnnrt::takeKernelError();
+  setApiError(std::string(what) + " (Halide error " + std::to_string(code) + ")" +
+              (message.empty() ? "" : ": " + message));
+}
+
+bool refreshDerived(dnn_context *ctx) {
+  if (!ctx->weightsChanged)
+    return true;
+  dnnrt::clearKernelError();
+  halide_set_error_handler(dnnrt::recordKernelError);
+  if (int code = dnn_model_graph_prepare(ctx->derived.data(), ctx->weightPointers.data())) {
+    setKernelFailure("preparing the weights failed", code);
+    return false;
+  }
+  ctx->weightsChanged = false;
+  return true;
+}
+
+int setTensor(dnn_context *ctx, const std::vector<ManifestTensor> &specs,
+              std::vector<dnn_context::Input> &slots, std::vector<const float *> &pointers,
+              const char *kind, const char *name, const float *data, const int64_t *shape,
+              int rank) {
+  int index = name ? findTensor(specs, name) : -1;
+  if (index < 0) {
+    setApiError("unknown " + std::string(kind) + " '" + std::string(name ? name : "(null)") +
+                "' (" + kind + "s: " + joinNames(specs) + ")");
+    return 1;
+  }
+  const ManifestTensor &spec = specs[static_cast<size_t>(index)];
+  size_t bytes;
+  if (!checkInputShape(spec, shape, rank, bytes, kind))
+    return 1;
+  if (!data && bytes > 0) {
+    setApiError(std::string(kind) + " '" + spec.name + "': data is NULL");
+    return 1;
+  }
+  int64_t batch = hasBatchDim(spec) ? shape[0] : 0;
+  for (size_t j = 0; j < specs.size() && batch > 0; ++j) {
+    const dnn_context::Input &other = slots[j];
+    if (static_cast<int>(j) != index && other.setSinceRun && hasBatchDim(specs[j]) &&
+        other.batch != batch) {
+      setApiError(std::string(kind) + " '" + spec.name + "' has batch " +
+                  std::to_string(batch) + " but " + kind + " '" + specs[j].name +
+                  "' has batch " + std::to_string(other.batch));
+      return 1;
+    }
+  }
+  dnn_context::Input &slot = slots[static_cast<size_t>(index)];
+  if (!slot.buffer.reserve(bytes)) {
+    setApiError(outOfMemory(bytes, std::string(kind) + " '" + spec.name + "'"));
+    return 1;
+  }
+  if (bytes > 0)
+    std::memcpy(slot.buffer.data(), data, bytes);
+  pointers[static_cast<size_t>(index)] = slot.buffer.floats();
+  slot.isSet = true;
+  slot.setSinceRun = true;
+  slot.batch = batch;
+  return 0;
+}
+
+} // namespace dnnrt::api
 
 extern "C" {
 
@@ -518,45 +551,8 @@ int dnn_set_input(dnn_context *ctx, const char *name, const float *data,
   return guardApiCall(1, [&] {
     if (!checkContext(ctx))
       return 1;
-    const Manifest &manifest = *ctx->manifest;
-    int index = name ? findTensor(manifest.inputs, name) : -1;
-    if (index < 0) {
-      setApiError("unknown input '" + std::string(name ? name : "(null)") +
-                  "' (inputs: " + joinNames(manifest.inputs) + ")");
-      return 1;
-    }
-    const ManifestTensor &spec = manifest.inputs[static_cast<size_t>(index)];
-    size_t bytes;
-    if (!checkInputShape(spec, shape, rank, bytes))
-      return 1;
-    if (!data && bytes > 0) {
-      setApiError("input '" + spec.name + "': data is NULL");
-      return 1;
-    }
-    int64_t batch = hasBatchDim(spec) ? shape[0] : 0;
-    for (size_t j = 0; j < manifest.inputs.size() && batch > 0; ++j) {
-      const dnn_context::Input &other = ctx->inputs[j];
-      if (static_cast<int>(j) != index && other.setSinceRun &&
-          hasBatchDim(manifest.inputs[j]) && other.batch != batch) {
-        setApiError("input '" + spec.name + "' has batch " +
-                    std::to_string(batch) + " but input '" +
-                    manifest.inputs[j].name + "' has batch " +
-                    std::to_string(other.batch));
-        return 1;
-      }
-    }
-    dnn_context::Input &input = ctx->inputs[static_cast<size_t>(index)];
-    if (!input.buffer.reserve(bytes)) {
-      setApiError(outOfMemory(bytes, "input '" + spec.name + "'"));
-      return 1;
-    }
-    if (bytes > 0)
-      std::memcpy(input.buffer.data(), data, bytes);
-    ctx->inputPointers[static_cast<size_t>(index)] = input.buffer.floats();
-    input.isSet = true;
-    input.setSinceRun = true;
-    input.batch = batch;
-    return 0;
+    return setTensor(ctx, ctx->manifest->inputs, ctx->inputs, ctx->inputPointers, "input", name,
+                     data, shape, rank);
   });
 }
 
@@ -565,9 +561,14 @@ int dnn_run(dnn_context *ctx) {
     if (!checkContext(ctx))
       return 1;
     int64_t batch;
-    if (!checkInputsForRun(ctx, batch) || !prepareBuffers(ctx, batch))
+    const Manifest &manifest = *ctx->manifest;
+    if (!checkInputsForRun(ctx, batch) || !prepareOutputs(ctx, batch) ||
+        !reserveWorkspace(ctx->workspace, batch, manifest.workspaceBytesPerBatchItem,
+                          manifest.workspaceFixedBytes) ||
+        !refreshDerived(ctx))
       return 1;
     ctx->lastBatch = 0;
+    ctx->lastWasTraining = false;
     for (dnn_context::Input &input : ctx->inputs)
       input.setSinceRun = false;
     dnnrt::clearKernelError();
@@ -577,9 +578,7 @@ int dnn_run(dnn_context *ctx) {
         ctx->inputPointers.data(), ctx->outputPointers.data(),
         ctx->derived.data());
     if (code != 0) {
-      std::string message = dnnrt::takeKernelError();
-      setApiError("kernel failed (Halide error " + std::to_string(code) + ")" +
-                  (message.empty() ? "" : ": " + message));
+      setKernelFailure("kernel failed", code);
       return 1;
     }
     ctx->lastBatch = batch;
@@ -602,6 +601,13 @@ const float *dnn_output(const dnn_context *ctx, const char *name,
     if (ctx->lastBatch == 0) {
       setApiError("output '" + std::string(name) +
                   "' not available: the last dnn_run failed or none has run");
+      return nullptr;
+    }
+    if (ctx->lastWasTraining && index != ctx->training.prediction) {
+      setApiError("output '" + std::string(name) +
+                  "' not available: a training step computes only the prediction '" +
+                  manifest.outputs[static_cast<size_t>(ctx->training.prediction)].name +
+                  "'; call dnn_run for the others");
       return nullptr;
     }
     const ManifestTensor &spec = manifest.outputs[static_cast<size_t>(index)];

@@ -218,7 +218,8 @@ struct FdGuard {
 
 bool loadSelected(const std::string &path,
                   const std::function<bool(const std::string &)> &wanted,
-                  std::vector<NamedTensor> &out, std::string &error) {
+                  std::vector<NamedTensor> &out, std::string &error,
+                  std::map<std::string, std::string> *metadataOut) {
   FdGuard file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   struct stat info;
   if (file.fd < 0 || ::fstat(file.fd, &info) != 0) {
@@ -273,6 +274,9 @@ bool loadSelected(const std::string &path,
     if (member.key == "__metadata__") {
       if (!validateMetadata(member.value, error))
         return false;
+      if (metadataOut)
+        for (const JsonMember &entry : member.value.object)
+          (*metadataOut)[entry.key] = entry.value.string;
       continue;
     }
     TensorEntry entry;
@@ -368,10 +372,11 @@ bool buildHeader(const std::vector<NamedTensor> &tensors,
 
 bool loadSafetensors(const std::string &path,
                      const std::function<bool(const std::string &)> &wanted,
-                     std::vector<NamedTensor> &out, std::string &error) {
+                     std::vector<NamedTensor> &out, std::string &error,
+                     std::map<std::string, std::string> *metadata) {
   out.clear();
   try {
-    if (loadSelected(path, wanted, out, error))
+    if (loadSelected(path, wanted, out, error, metadata))
       return true;
     error = path + ": " + error;
   } catch (const std::bad_alloc &) {

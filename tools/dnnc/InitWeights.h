@@ -9,10 +9,10 @@
 
 namespace dnnc {
 
-/// Writes a safetensors file with every weight of the model: kernels of
-/// layers followed by relu/leaky_relu He-uniform, other kernels
-/// Glorot-uniform, biases 0, batchnorm scale 1, shift 0, mean 0, variance 1.
-/// The same seed always gives the same file.
+/// Writes a safetensors file with every weight of the model, initialized
+/// by the rules of dnn::attachWeightInitRules (the same values a model.so's
+/// dnn_create_initialized gives for the seed). The same seed always gives
+/// the same file.
 mlir::LogicalResult writeInitialWeights(mlir::ModuleOp module, const std::string &path,
                                         uint64_t seed);
 

@@ -18,6 +18,28 @@ struct ManifestTensor {
   std::vector<int64_t> shape; // kBatchDim allowed as dim 0 of inputs/outputs.
 };
 
+/// How dnn_create_initialized fills a weight (the compiler's choice per
+/// layer, PyTorch-like): uniform in [-value, value), or every element
+/// `value`.
+struct WeightInit {
+  enum class Kind { Uniform, Constant };
+  Kind kind = Kind::Constant;
+  double value = 0.0;
+};
+
+/// The training step of a model compiled with a train block.
+struct ManifestTraining {
+  int64_t workspaceBytesPerBatchItem = 0;
+  int64_t workspaceFixedBytes = 0;
+  int64_t maxBatch = std::numeric_limits<int64_t>::max();
+  // The graph's inputs are the model's inputs, these targets, then the
+  // 8-float hyperparameter tensor; its outputs the loss [1] and the
+  // prediction (the model output the loss reads).
+  std::vector<ManifestTensor> targets;
+  std::vector<ManifestTensor> states; // optimizer state, zero at first
+  std::string specJson;               // the train block
+};
+
 struct Manifest {
   std::string modelName;
   int64_t workspaceBytesPerBatchItem = 0;
@@ -32,6 +54,10 @@ struct Manifest {
   std::vector<ManifestTensor> inputs;
   std::vector<ManifestTensor> outputs;
   std::vector<ManifestTensor> weights;
+  // Per weight (same order), how dnn_create_initialized fills it.
+  std::vector<WeightInit> weightInits;
+  bool hasTraining = false;
+  ManifestTraining training;
 
   /// Whether any input has the symbolic batch dim (otherwise batch is 1).
   bool hasBatchDim() const;

@@ -23,9 +23,11 @@ bool loadSafetensors(const std::string &path, std::vector<NamedTensor> &out,
 /// is true. The others are still validated but may have any dtype, so that a
 /// state_dict's integer buffers (e.g. num_batches_tracked) do not get in the
 /// way.
+/// With `metadata`, the file's "__metadata__" strings are stored there too.
 bool loadSafetensors(const std::string &path,
                      const std::function<bool(const std::string &)> &wanted,
-                     std::vector<NamedTensor> &out, std::string &error);
+                     std::vector<NamedTensor> &out, std::string &error,
+                     std::map<std::string, std::string> *metadata = nullptr);
 
 /// Writes `tensors` as F32, in the given order, with `metadata` as the
 /// "__metadata__" entry (omitted when empty). The write is atomic (see

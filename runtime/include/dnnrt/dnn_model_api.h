@@ -104,6 +104,83 @@ DNN_API int64_t dnn_batch(const dnn_context *ctx);
  * 0 means one per core. */
 DNN_API int dnn_set_num_threads(int n);
 
+/* ------------------------------------------------------------------------
+ * Training, for models whose .dnn has a train block. A training step runs
+ * the forward in training mode (dropout masks, batch statistics), the loss,
+ * the backward and the optimizer update of every weight, all in compiled
+ * kernels, on the inputs and targets set since the last step. Typical use:
+ *
+ *   dnn_context *ctx = dnn_create_initialized(42);
+ *   for (each batch) {
+ *     dnn_set_input(ctx, "x", images, xshape, 2);
+ *     dnn_set_target(ctx, "y", labels, yshape, 1);
+ *     float loss;
+ *     if (dnn_train_step(ctx, 0.001f, &loss) != 0) { ... }
+ *   }
+ *   dnn_save_checkpoint(ctx, "ckpt.safetensors", NULL, NULL, 0);
+ */
+
+/* 1 if the model can train, 0 if it was compiled without a train block,
+ * -1 on error. */
+DNN_API int dnn_can_train(void);
+
+/* The train block as JSON text, or NULL (with the error set) without one:
+ * {"loss": {"kind": "cross_entropy", "prediction": <output index>,
+ * "target": <target index>, ...}, "optimizer": {"kind": "adam", "lr": ...,
+ * ...}, "schedule": {...} (optional), "batch_size": .., "epochs": ..,
+ * "seed": .., "normalize": [{"input": <index>, "scale", "mean", "std"}],
+ * "target_names": [...], "target_types": [<shapes>]}. */
+DNN_API const char *dnn_train_spec(void);
+
+/* The targets (labels) a training step reads, like the inputs; ctx may be
+ * NULL. */
+DNN_API int dnn_num_targets(const dnn_context *ctx);
+DNN_API const char *dnn_target_name(const dnn_context *ctx, int i);
+DNN_API int dnn_target_rank(const dnn_context *ctx, int i);
+DNN_API int64_t dnn_target_dim(const dnn_context *ctx, int i, int d);
+
+/* Creates a context whose weights start from the compiler's per-layer rules
+ * (He or Glorot uniform kernels, zero biases, identity normalization,
+ * PyTorch's recurrent init), drawn from `seed`: the same seed gives the
+ * same weights as `dnnc --init-weights --seed`. */
+DNN_API dnn_context *dnn_create_initialized(uint64_t seed);
+
+/* Copies a target for the next training step; as dnn_set_input (class
+ * indices are floats holding integers). */
+DNN_API int dnn_set_target(dnn_context *ctx, const char *name, const float *data,
+                           const int64_t *shape, int rank);
+
+/* One training step with learning rate `learning_rate` on the inputs and
+ * targets set, which must agree on the batch size. *loss (if not NULL)
+ * receives the batch's mean loss. Afterwards dnn_output gives the
+ * prediction output (the one the loss reads) for this batch. */
+DNN_API int dnn_train_step(dnn_context *ctx, float learning_rate, float *loss);
+
+/* Optimizer steps taken (restored by dnn_load_checkpoint); -1 on error. */
+DNN_API int64_t dnn_train_steps(const dnn_context *ctx);
+
+/* Seed of the dropout masks (default: the train block's seed); the masks
+ * of a step depend on the seed and the step count only. Taken mod 2^24. */
+DNN_API int dnn_set_train_seed(dnn_context *ctx, uint64_t seed);
+
+/* Writes the weights as a safetensors state_dict, atomically (a temporary
+ * file, fsync, rename). */
+DNN_API int dnn_save_weights(const dnn_context *ctx, const char *path);
+
+/* Writes a checkpoint, atomically: the weights, the optimizer state (as
+ * "optimizer.<weight>.<slot>" with torch.optim's slot names), the step
+ * count and seed, and `count` extra metadata entries keys[i] = values[i]. */
+DNN_API int dnn_save_checkpoint(const dnn_context *ctx, const char *path,
+                                const char *const *keys, const char *const *values,
+                                int count);
+
+/* Restores the weights, optimizer state, step count and seed saved by
+ * dnn_save_checkpoint, so training continues exactly where it stopped. */
+DNN_API int dnn_load_checkpoint(dnn_context *ctx, const char *path);
+
+/* A metadata value of the checkpoint last loaded into ctx, or NULL. */
+DNN_API const char *dnn_checkpoint_metadata(const dnn_context *ctx, const char *key);
+
 #ifdef __cplusplus
 }
 #endif

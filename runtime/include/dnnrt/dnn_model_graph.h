@@ -28,7 +28,26 @@
  * batch * bytes_per_batch_item + fixed_bytes bytes. Each pointer is a dense
  * row-major float32 tensor of its full shape; weights are 64-byte aligned.
  *
- * Both return 0 on success, else a Halide error code (the message having gone
+ * dnn_model_graph_train, for a model with a train block (a train_spec
+ * record), runs one training step: `inputs` are the model's inputs, the
+ * targets, then hyper (8 floats: learning rate, optimizer step from 1,
+ * dropout seed, dropout step, batch size, 3 spare); `outputs` the loss [1]
+ * and the prediction output; `states` the optimizer state tensors, zero
+ * before the first step. It updates the weights and states in place; its
+ * workspace is sized by train_workspace. Without a train block it returns
+ * -1. Training records:
+ *
+ *   train_workspace <bytes_per_batch_item> <fixed_bytes>
+ *   train_max_batch <n>                 (dynamic-batch models)
+ *   target y 1 -1
+ *   state optimizer.fc1.weight.exp_avg 2 256 784
+ *   train_spec {...}                    (the train block as JSON, to the end of the line)
+ *   init fc1.weight uniform 0.0866      (after a weight: its initial values, also without training)
+ *
+ * workspace and train_workspace: the fixed region comes first, then batch *
+ * bytes_per_batch_item.
+ *
+ * All return 0 on success, else a Halide error code (the message having gone
  * to the Halide error handler).
  */
 #ifndef DNN_MODEL_GRAPH_H
@@ -47,6 +66,10 @@ int dnn_model_graph_prepare(void *derived, float *const *weights);
 int dnn_model_graph_run(void *workspace, int64_t batch, float *const *weights,
                         const float *const *inputs, float *const *outputs,
                         void *derived);
+
+int dnn_model_graph_train(void *workspace, int64_t batch, float *const *weights,
+                          const float *const *inputs, float *const *outputs,
+                          float *const *states);
 
 #ifdef __cplusplus
 }

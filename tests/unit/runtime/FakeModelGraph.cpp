@@ -89,6 +89,12 @@ extern "C" int dnn_model_graph_run(void *workspace, int64_t batch,
   return 0;
 }
 
+// The fake model has no train block; the runtime must never call this.
+extern "C" int dnn_model_graph_train(void *, int64_t, float *const *, const float *const *,
+                                     float *const *, float *const *) {
+  return fail(-1, "fake model: no training step");
+}
+
 extern "C" HalideErrorHandler
 halide_set_error_handler(HalideErrorHandler handler) {
   HalideErrorHandler previous = installedErrorHandler;
