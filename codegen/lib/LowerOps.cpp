@@ -393,7 +393,7 @@ LogicalResult dnnc::codegen::lowerElementwiseOp(Operation *op, LoweringContext &
     return unary(only(gelu.getApproximate() == "tanh" ? k::Activation::GeluTanh
                                                        : k::Activation::Gelu));
   if (auto lsm = dyn_cast<dnn::LogSoftmaxOp>(op)) {
-    int64_t axis = lsm.getAxisAttr().getInt();
+    int64_t axis = static_cast<int64_t>(lsm.getAxis());
     callOnOperands(ctx, [=](const auto &args, const TensorRef &out, const Halide::Target &t) {
       int64_t rank = args[0].shape.size();
       return k::buildLogSoftmax(args[0].shape, axis < 0 ? axis + rank : axis, out.shape, t);
@@ -401,7 +401,7 @@ LogicalResult dnnc::codegen::lowerElementwiseOp(Operation *op, LoweringContext &
     return success();
   }
   if (auto glu = dyn_cast<dnn::GluOp>(op)) {
-    int64_t axis = glu.getAxisAttr().getInt();
+    int64_t axis = static_cast<int64_t>(glu.getAxis());
     callOnOperands(ctx, [=](const auto &args, const TensorRef &out, const Halide::Target &t) {
       int64_t rank = args[0].shape.size();
       return k::buildGlu(args[0].shape, axis < 0 ? axis + rank : axis, out.shape, t);
@@ -417,7 +417,7 @@ LogicalResult dnnc::codegen::lowerElementwiseOp(Operation *op, LoweringContext &
   if (auto leaky = dyn_cast<dnn::LeakyReluOp>(op))
     return unary(only(k::Activation::LeakyRelu, leaky.getAlpha().convertToFloat()));
   if (auto softmax = dyn_cast<dnn::SoftmaxOp>(op)) {
-    int64_t axis = softmax.getAxisAttr().getInt();
+    int64_t axis = static_cast<int64_t>(softmax.getAxis());
     callOnOperands(ctx, [=](const auto &args, const TensorRef &out, const Halide::Target &t) {
       int64_t rank = args[0].shape.size();
       return k::buildSoftmax(args[0].shape, axis < 0 ? axis + rank : axis, out.shape, t);

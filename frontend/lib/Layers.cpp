@@ -225,9 +225,11 @@ Values dnnc::frontend::buildBatchNorm(LayerContext &ctx, const Attrs &attrs) {
                                  ctx.weight("bias", {in[1]}),
                                  ctx.weight("running_mean", {in[1]}),
                                  ctx.weight("running_var", {in[1]})};
-  SmallVector<NamedAttribute, 1> named;
+  SmallVector<NamedAttribute, 2> named;
   if (attrs.has("epsilon"))
     named.push_back(b.getNamedAttr("epsilon", b.getF32FloatAttr(attrs.getFloat("epsilon", 1e-5))));
+  if (attrs.has("momentum"))
+    named.push_back(b.getNamedAttr("momentum", b.getF32FloatAttr(attrs.getFloat("momentum", 0.1))));
   return one(buildOp<dnn::BatchNormOp>(ctx, operands, named));
 }
 

@@ -158,7 +158,7 @@ LogicalResult GluOp::buildGradients(OpBuilder &b, ArrayRef<Value> dys,
                                     SmallVectorImpl<Value> &dxs) {
   Location loc = getLoc();
   int64_t rank = typeOf(getInput()).getRank();
-  int64_t axis = getAxis() < 0 ? getAxis() + rank : getAxis();
+  int64_t axis = axisFromFront(getAxis(), rank);
   Type half = getResult().getType();
   int64_t size = typeOf(getResult()).getDimSize(axis);
   auto parts = b.create<SplitOp>(loc, TypeRange{half, half}, getInput(),
@@ -370,7 +370,7 @@ LogicalResult TransposeOp::buildGradients(OpBuilder &b, ArrayRef<Value> dys,
 LogicalResult ConcatOp::buildGradients(OpBuilder &b, ArrayRef<Value> dys,
                                        SmallVectorImpl<Value> &dxs) {
   int64_t rank = typeOf(getResult()).getRank();
-  int64_t axis = getAxis() < 0 ? getAxis() + rank : getAxis();
+  int64_t axis = axisFromFront(getAxis(), rank);
   SmallVector<Type, 4> types;
   SmallVector<int64_t, 4> sizes;
   for (Value input : getInputs()) {
@@ -389,7 +389,7 @@ LogicalResult SplitOp::buildGradients(OpBuilder &b, ArrayRef<Value> dys,
   for (auto [dy, result] : llvm::zip(dys, getResults()))
     parts.push_back(dy ? dy : zeros(b, getLoc(), result.getType()));
   int64_t rank = typeOf(getInput()).getRank();
-  int64_t axis = getAxis() < 0 ? getAxis() + rank : getAxis();
+  int64_t axis = axisFromFront(getAxis(), rank);
   dxs.push_back(b.create<ConcatOp>(getLoc(), parts, b.getI64IntegerAttr(axis)));
   return success();
 }

@@ -13,6 +13,13 @@ namespace dnnc::dnn::grad {
 
 mlir::RankedTensorType typeOf(mlir::Value v);
 
+/// An axis attribute counted from the front. ODS returns I64Attr values as
+/// uint64_t, so a negative axis arrives wrapped and must be cast back first.
+inline int64_t axisFromFront(uint64_t attrValue, int64_t rank) {
+  int64_t axis = static_cast<int64_t>(attrValue);
+  return axis < 0 ? axis + rank : axis;
+}
+
 mlir::Value zeros(mlir::OpBuilder &b, mlir::Location loc, mlir::Type type);
 
 /// `grad` (shaped like a broadcasting op's result) summed over the

@@ -82,7 +82,7 @@ FailureOr<Value> TrainingBuilder::logitsOf(Value prediction, StringRef kind, boo
       if (softmax.getAxis() != -1 && softmax.getAxis() != rank - 1) {
         softmax.emitError("cross_entropy reads the classes from the last dimension, but this "
                           "softmax normalizes dimension ")
-            << softmax.getAxis();
+            << static_cast<int64_t>(softmax.getAxis());
         return failure();
       }
       return softmax.getInput();

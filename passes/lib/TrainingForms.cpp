@@ -78,7 +78,7 @@ void rewriteConv1d(dnn::Conv1dOp op) {
   attrs.set("strides", pair2d(b, op.getStrides()));
   attrs.set("padding", padding2d(b, op.getPadding()));
   attrs.set("dilations", pair2d(b, op.getDilations()));
-  attrs.set("groups", op.getGroupsAttr());
+  attrs.set("groups", b.getI64IntegerAttr(op.getGroups()));
   Value operands[] = {x, w, op.getBias(), Value()};
   auto conv = b.create<dnn::Conv2dOp>(loc, dnn::present(operands),
                                       dnn::withSegments(b, operands, attrs.getAttrs()));
@@ -119,7 +119,8 @@ void rewriteSeparable(dnn::SeparableConv2dOp op) {
   pw.set("dilations", b.getI64ArrayAttr({1, 1}));
   pw.set("groups", b.getI64IntegerAttr(1));
   pw.set("activation", b.getStringAttr(op.getActivation()));
-  pw.set("alpha", op.getAlphaAttr());
+  if (op.getAlphaAttr())
+    pw.set("alpha", op.getAlphaAttr());
   Value pwOperands[] = {depthwise, op.getPointwise(), op.getBias(), Value()};
   auto pointwise = b.create<dnn::Conv2dOp>(loc, dnn::present(pwOperands),
                                            dnn::withSegments(b, pwOperands, pw.getAttrs()));
@@ -141,7 +142,9 @@ void rewriteAttention(dnn::AttentionOp op) {
   scores = b.create<dnn::ScaleOp>(loc, scores.getType(), scores, b.getF32FloatAttr(scale));
   if (op.getCausal())
     scores = b.create<dnn::CausalMaskOp>(loc, scores.getType(), scores);
-  Value probs = b.create<dnn::SoftmaxOp>(loc, ValueRange{scores}, ArrayRef<NamedAttribute>{});
+  Value probs = b.create<dnn::SoftmaxOp>(
+      loc, ValueRange{scores},
+      ArrayRef<NamedAttribute>{b.getNamedAttr("axis", b.getI64IntegerAttr(-1))});
   Value out = b.create<dnn::MatmulOp>(loc, ValueRange{probs, op.getValue()},
                                       ArrayRef<NamedAttribute>{});
   op.getResult().replaceAllUsesWith(out);
@@ -191,15 +194,18 @@ void rewriteBatchNorm(dnn::BatchNormOp op, Value hyper) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Type stat = op.getGamma().getType();
+  // Default-valued attributes are absent unless written: spell them out.
+  FloatAttr epsilon = b.getF32FloatAttr(op.getEpsilon().convertToFloat());
+  FloatAttr momentum = b.getF32FloatAttr(op.getMomentum().convertToFloat());
   auto train = b.create<dnn::BatchNormTrainOp>(loc, TypeRange{op.getType(), stat, stat},
                                                op.getInput(), op.getGamma(), op.getBeta(),
-                                               op.getEpsilonAttr());
+                                               epsilon);
   int64_t perItem = 1;
   for (int64_t d : shapeOf(op.getInput()).drop_front(2))
     perItem *= d;
   b.create<dnn::RunningStatsUpdateOp>(loc, op.getMean(), op.getVariance(), train.getMean(),
-                                      train.getInvstd(), hyper, op.getMomentumAttr(),
-                                      op.getEpsilonAttr(), b.getI64IntegerAttr(perItem));
+                                      train.getInvstd(), hyper, momentum, epsilon,
+                                      b.getI64IntegerAttr(perItem));
   op.getResult().replaceAllUsesWith(train.getResult());
   op.erase();
 }
