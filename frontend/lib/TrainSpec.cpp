@@ -207,9 +207,15 @@ bool TrainSpecBuilder::buildTargets() {
   bool dynamicBatch = func.getNumArguments() > 0 &&
                       func.getArgument(0).getType().cast<RankedTensorType>().isDynamicDim(0);
   SmallVector<Attribute, 2> names, types;
+  std::set<std::string> seen;
   for (const InputDecl &t : block.targets) {
     if (values.count(t.name)) {
       error(t.loc, "target '" + t.name + "' has the name of an input or a layer");
+      ok = false;
+      continue;
+    }
+    if (!seen.insert(t.name).second) {
+      error(t.loc, "target '" + t.name + "' is declared twice");
       ok = false;
       continue;
     }

@@ -9,12 +9,14 @@
 //===----------------------------------------------------------------------===//
 #include "PassDetail.h"
 #include "Training.h"
+
 #include "dnnc/IR/Cost.h"
 #include "dnnc/IR/InitRules.h"
 #include "dnnc/Passes/Passes.h"
 
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Pass/PassManager.h"
 
 using namespace mlir;
@@ -188,6 +190,11 @@ FuncOp TrainingBuilder::build(
                                   {lossValue.getType(), prediction.getType()}));
   train->setAttr(dnn::kOutputNamesAttr,
                  b.getArrayAttr({b.getStringAttr("loss"), outputNames[predictionIndex.getInt()]}));
+  // The gradient rules build every operand's gradient, and outputs other
+  // than the prediction are gone: drop what nothing reads, at every -O.
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(train.getBody().front())))
+    if (isOpTriviallyDead(&op))
+      op.erase();
   return train;
 }
 
