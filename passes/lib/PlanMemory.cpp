@@ -57,12 +57,13 @@ struct PlanMemoryPass : passes::PlanMemoryBase<PlanMemoryPass> {
         for (Value v : op.getOperands())
           returned.insert(viewRoot(v));
     }
-    // Results written to the caller's output buffers, weights and load-time
-    // values are not in the workspace.
+    // Results written to the caller's output buffers, weights, optimizer
+    // states and load-time values are not in the workspace.
     std::vector<passes::Lifetime> lifetimes;
     std::vector<std::pair<Operation *, unsigned>> owners;
     for (Operation &op : body) {
-      if (isa<dnn::WeightOp, ReturnOp>(op) || isView(&op) || op.hasAttr(dnn::kLoadTimeAttr))
+      if (isa<dnn::WeightOp, dnn::StateOp, ReturnOp>(op) || isView(&op) ||
+          op.hasAttr(dnn::kLoadTimeAttr))
         continue;
       for (OpResult result : op.getResults()) {
         if (returned.contains(result))
