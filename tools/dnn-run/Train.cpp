@@ -9,6 +9,7 @@
 #include "TrainSupport.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -93,36 +94,38 @@ bool parse(int argc, char **argv, Options &o, bool &help, std::string &error) {
       o.saveWeights = value;
     else if (arg == "--normalize")
       o.data.normalizeFlag = value;
-    else if (arg == "--epochs" && (ok = parseCount(arg, value, 1, count, error)))
-      o.epochs = count;
-    else if (arg == "--batch" && (ok = parseCount(arg, value, 1, count, error)))
-      o.batch = count;
-    else if (arg == "--seed" && (ok = parseCount(arg, value, 0, count, error)))
-      o.seed = count;
     else if (arg == "--threads")
       ok = parseCount(arg, value, 0, o.threads, error);
     else if (arg == "--stop-after")
       ok = parseCount(arg, value, 1, o.stopAfter, error);
     else if (arg == "--limit")
       ok = parseCount(arg, value, 1, o.data.limit, error);
-    else if (arg == "--label-column" && (ok = parseCount(arg, value, -1000000, count, error)))
+    else if (arg == "--epochs" || arg == "--batch") {
+      ok = parseCount(arg, value, 1, count, error);
+      (arg == "--epochs" ? o.epochs : o.batch) = count;
+    } else if (arg == "--seed") {
+      ok = parseCount(arg, value, 0, count, error);
+      o.seed = count;
+    } else if (arg == "--label-column") {
+      ok = parseCount(arg, value, -1000000, count, error);
       o.data.csv.labelColumn = static_cast<int>(count);
-    else if (arg == "--lr" && (ok = parseNumber(arg, value, number, error))) {
-      if (!(number >= 0)) {
-        error = "--lr needs a number >= 0, got '" + value + "'";
-        return false;
+    } else if (arg == "--lr") {
+      ok = parseNumber(arg, value, number, error);
+      if (ok && !(number >= 0 && std::isfinite(number))) {
+        error = "--lr needs a finite number >= 0, got '" + value + "'";
+        ok = false;
       }
       o.lr = number;
-    } else if (arg == "--val-split" && (ok = parseNumber(arg, value, number, error))) {
-      if (!(number >= 0 && number < 1)) {
+    } else if (arg == "--val-split") {
+      ok = parseNumber(arg, value, number, error);
+      if (ok && !(number >= 0 && number < 1)) {
         error = "--val-split needs a fraction in [0, 1), got '" + value + "'";
-        return false;
+        ok = false;
       }
       o.data.valSplit = number;
-    } else if (ok && arg != "--epochs" && arg != "--batch" && arg != "--seed" &&
-               arg != "--label-column" && arg != "--lr" && arg != "--val-split") {
+    } else {
       error = "unknown option '" + arg + "' (see train --help)";
-      return false;
+      ok = false;
     }
     if (!ok)
       return false;
