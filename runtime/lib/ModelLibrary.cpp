@@ -60,11 +60,35 @@ bool ModelLibrary::open(const std::string &path, std::string &error) {
     resolve(output, "dnn_output");
     resolve(batch, "dnn_batch");
     resolve(setNumThreads, "dnn_set_num_threads");
+    auto optional = [&](auto &fn, const char *name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(handle, name));
+    };
+    optional(canTrain, "dnn_can_train");
+    optional(trainSpec, "dnn_train_spec");
+    optional(numTargets, "dnn_num_targets");
+    optional(targetName, "dnn_target_name");
+    optional(targetRank, "dnn_target_rank");
+    optional(targetDim, "dnn_target_dim");
+    optional(createInitialized, "dnn_create_initialized");
+    optional(setTarget, "dnn_set_target");
+    optional(trainStep, "dnn_train_step");
+    optional(trainSteps, "dnn_train_steps");
+    optional(setTrainSeed, "dnn_set_train_seed");
+    optional(saveWeights, "dnn_save_weights");
+    optional(saveCheckpoint, "dnn_save_checkpoint");
+    optional(loadCheckpoint, "dnn_load_checkpoint");
+    optional(checkpointMetadata, "dnn_checkpoint_metadata");
     return complete;
   } catch (const std::bad_alloc &) {
     error = "out of memory while loading a model";
   }
   return false;
+}
+
+bool ModelLibrary::hasTrainingApi() const {
+  return canTrain && trainSpec && numTargets && targetName && targetRank && targetDim &&
+         createInitialized && setTarget && trainStep && trainSteps && setTrainSeed &&
+         saveWeights && saveCheckpoint && loadCheckpoint && checkpointMetadata;
 }
 
 } // namespace dnnrt

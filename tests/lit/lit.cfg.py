@@ -14,3 +14,15 @@ path = os.pathsep.join([config.dnnc_tools_dir, config.llvm_tools_dir,
                         config.environment.get("PATH", os.environ["PATH"])])
 config.environment["PATH"] = path
 config.substitutions.append(("%examples", os.path.join(config.dnnc_source_dir, "examples")))
+
+# dnn-run train/eval tests: python3 writes their small IDX files; the
+# Fashion-MNIST tests need the dataset (Debian package dataset-fashion-mnist,
+# which scripts/bootstrap.sh installs) and are skipped without it.
+import sys
+config.substitutions.append(("%python", sys.executable))
+fashion_mnist = "/usr/share/datasets/fashion-mnist"
+config.substitutions.append(("%fashion_mnist", fashion_mnist))
+if all(os.path.exists(os.path.join(fashion_mnist, split + "-" + kind + ".gz"))
+       for split in ("train", "t10k")
+       for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")):
+    config.available_features.add("fashion-mnist")

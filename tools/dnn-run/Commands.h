@@ -6,5 +6,7 @@ namespace dnnrun {
 
 int runCommand(int argc, char **argv);
 int benchCommand(int argc, char **argv);
+int trainCommand(int argc, char **argv);
+int evalCommand(int argc, char **argv);
 
 } // namespace dnnrun

@@ -25,6 +25,10 @@ namespace {
 constexpr const char kUsage[] =
     "usage: dnn-run MODEL.so [options]          run the model (also: dnn-run run ...)\n"
     "       dnn-run bench MODEL.so [options]    measure its latency (see bench --help)\n"
+    "       dnn-run train MODEL.so --data DATA [options]\n"
+    "                                           train it (see train --help)\n"
+    "       dnn-run eval MODEL.so --weights W --data DATA [options]\n"
+    "                                           evaluate it (see eval --help)\n"
     "\n"
     "Runs a dnnc-compiled model on .npy inputs and prints a summary.\n"
     "\n"

@@ -45,6 +45,27 @@ public:
   decltype(&::dnn_batch) batch = nullptr;
   decltype(&::dnn_set_num_threads) setNumThreads = nullptr;
 
+  // The training API. Optional: nullptr in a library built before it
+  // existed; a model without a train block has them (dnn_can_train says 0).
+  decltype(&::dnn_can_train) canTrain = nullptr;
+  decltype(&::dnn_train_spec) trainSpec = nullptr;
+  decltype(&::dnn_num_targets) numTargets = nullptr;
+  decltype(&::dnn_target_name) targetName = nullptr;
+  decltype(&::dnn_target_rank) targetRank = nullptr;
+  decltype(&::dnn_target_dim) targetDim = nullptr;
+  decltype(&::dnn_create_initialized) createInitialized = nullptr;
+  decltype(&::dnn_set_target) setTarget = nullptr;
+  decltype(&::dnn_train_step) trainStep = nullptr;
+  decltype(&::dnn_train_steps) trainSteps = nullptr;
+  decltype(&::dnn_set_train_seed) setTrainSeed = nullptr;
+  decltype(&::dnn_save_weights) saveWeights = nullptr;
+  decltype(&::dnn_save_checkpoint) saveCheckpoint = nullptr;
+  decltype(&::dnn_load_checkpoint) loadCheckpoint = nullptr;
+  decltype(&::dnn_checkpoint_metadata) checkpointMetadata = nullptr;
+
+  /// Whether every training function above was found.
+  bool hasTrainingApi() const;
+
 private:
   void *handle = nullptr;
 };

@@ -32,6 +32,16 @@ TEST(ModelLibrary, OpensAModelAndDrivesItsApi) {
   library.destroy(ctx);
 }
 
+TEST(ModelLibrary, ResolvesTheTrainingApi) {
+  dnnrt::ModelLibrary library;
+  std::string error;
+  ASSERT_TRUE(library.open(FAKE_MODEL_PATH, error)) << error;
+  // Every model.so carries the training API; this one has no train block.
+  ASSERT_TRUE(library.hasTrainingApi());
+  EXPECT_EQ(library.canTrain(), 0);
+  EXPECT_EQ(library.trainSpec(), nullptr);
+}
+
 TEST(ModelLibrary, ReportsLibrariesThatAreNotModels) {
   std::string error;
   {
