@@ -14,6 +14,7 @@ path = os.pathsep.join([config.dnnc_tools_dir, config.llvm_tools_dir,
                         config.environment.get("PATH", os.environ["PATH"])])
 config.environment["PATH"] = path
 config.substitutions.append(("%examples", os.path.join(config.dnnc_source_dir, "examples")))
+config.substitutions.append(("%scripts", os.path.join(config.dnnc_source_dir, "scripts")))
 
 # dnn-run train/eval tests: python3 writes their small IDX files; the
 # Fashion-MNIST tests need the dataset (Debian package dataset-fashion-mnist,
