@@ -1,6 +1,8 @@
 // dnn-run bench: the latency of one run of a model at a batch size, as the
 // median (and p10, p90) of repeated runs after a warm-up, with the GFLOP/s
-// it implies. Inputs are random; weights too unless given.
+// it implies. Inputs are random; weights too unless given. With --train it
+// times the training step instead (forward, loss, backward, optimizer update)
+// on random inputs and random targets (class indices for cross-entropy).
 #include "Commands.h"
 #include "Common.h"
 
@@ -21,6 +23,7 @@ constexpr const char kUsage[] =
     "  --warmup-time S   warm up for at least S seconds and 5 runs (default 0.5)\n"
     "  --min-time S      measure for at least S seconds (default 1)\n"
     "  --min-runs R      and at least R runs (default 20; at most 2000 runs)\n"
+    "  --train           time the training step (the model needs a train block)\n"
     "  --help            show this help\n"
     "\n"
     "Prints one line: model, batch, threads, median/p10/p90 latency in ms,\n"
@@ -30,6 +33,7 @@ struct Options {
   std::string model, weights;
   int64_t batch = 1, threads = 0, minRuns = 20;
   double warmup = 0.5, minTime = 1.0;
+  bool train = false;
 };
 
 bool parse(int argc, char **argv, Options &o, std::string &error, bool &help) {
@@ -38,6 +42,10 @@ bool parse(int argc, char **argv, Options &o, std::string &error, bool &help) {
     if (arg == "--help" || arg == "-h") {
       help = true;
       return true;
+    }
+    if (arg == "--train") {
+      o.train = true;
+      continue;
     }
     if (arg.rfind("--", 0) == 0) {
       if (i + 1 >= argc) {
@@ -65,6 +73,35 @@ bool parse(int argc, char **argv, Options &o, std::string &error, bool &help) {
   if (o.model.empty())
     error = "no model given (see bench --help)";
   return !o.model.empty();
+}
+
+/// Random targets of batch `batch`: class indices below the prediction's
+/// last dimension (any of them is a valid label for cross-entropy, and for
+/// binary cross-entropy and mse 0 and 1 are valid values too).
+bool setRandomTargets(dnnrun::LoadedModel &m, int64_t batch, std::string &error) {
+  const dnnrt::ModelLibrary &lib = m.lib;
+  if (!lib.hasTrainingApi() || lib.canTrain() != 1) {
+    error = std::string("model '") + lib.modelName() +
+            "' has no training step: compile a .dnn with a train { ... } block";
+    return false;
+  }
+  unsigned seed = 7;
+  for (int i = 0; i < lib.numTargets(m.ctx); ++i) {
+    std::vector<int64_t> shape;
+    for (int d = 0; d < lib.targetRank(m.ctx, i); ++d) {
+      int64_t dim = lib.targetDim(m.ctx, i, d);
+      shape.push_back(dim < 0 ? batch : dim);
+    }
+    dnnrt::Tensor t = dnnrun::randomTensor(shape, seed++);
+    for (float &v : t.data)
+      v = v < 0.5f ? 0.0f : 1.0f;
+    if (lib.setTarget(m.ctx, lib.targetName(m.ctx, i), t.data.data(), t.shape.data(),
+                      static_cast<int>(t.shape.size())) != 0) {
+      error = lib.lastError();
+      return false;
+    }
+  }
+  return true;
 }
 
 double seconds(std::chrono::steady_clock::duration d) {
@@ -103,9 +140,15 @@ int dnnrun::benchCommand(int argc, char **argv) {
       return 1;
     }
   }
+  if (o.train && !setRandomTargets(m, o.batch, error)) {
+    std::fprintf(stderr, "dnn-run bench: error: %s\n", error.c_str());
+    return 1;
+  }
   auto runOnce = [&](double &elapsed) {
     auto start = std::chrono::steady_clock::now();
-    int status = m.lib.run(m.ctx);
+    float loss = 0;
+    // A tiny rate: the weights stay where they are, the work is the same.
+    int status = o.train ? m.lib.trainStep(m.ctx, 1e-6f, &loss) : m.lib.run(m.ctx);
     elapsed = seconds(std::chrono::steady_clock::now() - start);
     return status == 0;
   };
@@ -127,11 +170,11 @@ int dnnrun::benchCommand(int argc, char **argv) {
   }
   double med = median(ms);
   int64_t flops = m.lib.modelFlops ? m.lib.modelFlops() : 0;
-  std::printf("%s batch %lld threads %lld: median %.4f ms  p10 %.4f  p90 %.4f  (%zu runs)",
-              m.lib.modelName(), static_cast<long long>(o.batch),
+  std::printf("%s%s batch %lld threads %lld: median %.4f ms  p10 %.4f  p90 %.4f  (%zu runs)",
+              m.lib.modelName(), o.train ? " train step" : "", static_cast<long long>(o.batch),
               static_cast<long long>(o.threads), med, quantile(ms, 0.1), quantile(ms, 0.9),
               ms.size());
-  if (flops > 0)
+  if (flops > 0 && !o.train)
     std::printf("  %.1f GFLOP/s", double(flops) * double(o.batch) / (med * 1e-3) / 1e9);
   std::printf("\n");
   return 0;
