@@ -18,8 +18,6 @@ namespace k = dnnc::kernels;
 
 namespace {
 
-constexpr int64_t kFloat = sizeof(float);
-
 /// Column block b (of width `width`) of a 2-D row view.
 TensorRef columnBlock(const TensorRef &rows, int64_t b, int64_t width) {
   TensorRef block = rows;

@@ -25,8 +25,6 @@ namespace k = dnnc::kernels;
 
 namespace {
 
-constexpr int64_t kFloat = sizeof(float);
-
 struct RecurrentLayer {
   k::Cell cell;
   int64_t steps, hidden, gates;

@@ -17,8 +17,6 @@ namespace k = dnnc::kernels;
 
 namespace {
 
-constexpr int64_t kFloat = sizeof(float);
-
 /// hyper[index] as a [1] tensor.
 TensorRef hyperEntry(const TensorRef &hyper, int index) {
   TensorRef entry = hyper.reshaped({1});

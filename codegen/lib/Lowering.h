@@ -17,6 +17,9 @@
 
 namespace dnnc::codegen {
 
+/// Bytes of one tensor element: every tensor of a model is float32.
+constexpr int64_t kFloat = sizeof(float);
+
 using KernelBuilder = std::function<kernels::Kernel(const Halide::Target &)>;
 
 class LoweringContext {

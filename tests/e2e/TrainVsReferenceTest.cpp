@@ -215,6 +215,20 @@ double lossOf(const TrainCase &c, const dnnref::Tensor &p, const std::vector<dou
   return 0;
 }
 
+/// The central finite difference of `loss` in element i of `values`
+/// (restored afterwards), with a step relative to the element's size.
+template <typename LossFn>
+double centralDifference(std::vector<double> &values, int64_t i, const LossFn &loss) {
+  double saved = values[i];
+  double h = 1e-6 * std::max(1.0, std::abs(saved));
+  values[i] = saved + h;
+  double up = loss();
+  values[i] = saved - h;
+  double down = loss();
+  values[i] = saved;
+  return (up - down) / (2 * h);
+}
+
 class TrainVsReference : public ::testing::TestWithParam<const TrainCase *> {};
 
 TEST_P(TrainVsReference, SgdStepMatchesFiniteDifferences) {
@@ -311,14 +325,7 @@ TEST_P(TrainVsReference, SgdStepMatchesFiniteDifferences) {
     int64_t worstAt = 0;
     double worstFd = 0;
     for (int64_t i = 0; i < w.numel(); i += stride) {
-      double saved = w.data[i];
-      double h = 1e-6 * std::max(1.0, std::abs(saved));
-      w.data[i] = saved + h;
-      double up = lossAt(weights);
-      w.data[i] = saved - h;
-      double down = lossAt(weights);
-      w.data[i] = saved;
-      double fd = (up - down) / (2 * h);
+      double fd = centralDifference(w.data, i, [&] { return lossAt(weights); });
       largest = std::max(largest, std::abs(fd));
       if (std::abs(fd - grad[i]) > worst) {
         worst = std::abs(fd - grad[i]);
@@ -434,15 +441,8 @@ TEST(TrainBatchNorm, SgdStepMatchesFiniteDifferencesAndRunningStats) {
     }
     double largest = 0, worst = 0;
     for (int64_t i = 0; i < p.numel(); ++i) {
-      double saved = p.data[i];
-      double step = 1e-6 * std::max(1.0, std::abs(saved));
-      p.data[i] = saved + step;
-      double up = forwardLoss(w);
-      p.data[i] = saved - step;
-      double down = forwardLoss(w);
-      p.data[i] = saved;
-      double fd = (up - down) / (2 * step);
-      double compiled = saved - double(t.tensor.data[i]);
+      double fd = centralDifference(p.data, i, [&] { return forwardLoss(w); });
+      double compiled = p.data[i] - double(t.tensor.data[i]);
       largest = std::max({largest, std::abs(fd), std::abs(compiled)});
       worst = std::max(worst, std::abs(fd - compiled));
     }
