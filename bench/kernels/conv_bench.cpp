@@ -80,10 +80,12 @@ int main(int argc, char **argv) {
   a.padTop = a.padLeft = a.padBottom = a.padRight = std::atoi(argv[9]);
   const std::string variant = argc > 10 ? argv[10] : "packed";
   const int runs = argc > 11 ? std::atoi(argv[11]) : 30;
-  const int64_t OH = (H + 2 * a.padTop - KH) / a.strideH + 1;
+  const int64_t OH = (H + 2 * a.padTop - KH) / a.strideH + 1; // (square padding)
   const int64_t OW = (W + 2 * a.padLeft - KW) / a.strideW + 1;
   const Shape x{N, C, H, W}, w{O, C, KH, KW}, out{N, O, OH, OW};
-  const Halide::Target t = Halide::get_host_target();
+  Halide::Target t = Halide::get_host_target();
+  if (std::getenv("CONV_BENCH_PROFILE"))
+    t = t.with_feature(Halide::Target::Profile);
 
   Halide::Buffer<float> xb = buffer(x, 1), wb = buffer(w, 2), bb = buffer({O}, 3);
   Kernel k;
@@ -105,9 +107,13 @@ int main(int argc, char **argv) {
     inputs.push_back(bb);
   }
   bindInputs(k, inputs);
+  if (variant != "plain")
+    std::printf("%s\n", detail::describeConv2dSchedule(x, w, a, out, t).c_str());
   Halide::Buffer<float> yb(std::vector<int>(out.rbegin(), out.rend()));
   if (const char *stmt = std::getenv("CONV_BENCH_STMT"))
     k.pipeline.compile_to_lowered_stmt(stmt, k.arguments, Halide::Text, t);
+  if (const char *as = std::getenv("CONV_BENCH_ASM"))
+    k.pipeline.compile_to_assembly(as, k.arguments, "conv", t);
   k.pipeline.compile_jit(t);
   for (int i = 0; i < 3; ++i)
     k.pipeline.realize(yb, t);

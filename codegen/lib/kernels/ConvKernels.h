@@ -86,6 +86,10 @@ Halide::Func zeroPaddedInput(Halide::ImageParam in, int64_t H, int64_t W, const 
 Kernel buildConv2dGemm(const Shape &x, const Shape &weight, bool hasBias, const Conv2dAttrs &a,
                        ActivationSpec act, const Shape &out, const Halide::Target &t,
                        bool hasResidual);
+// Which schedule and tiles buildConv2dPacked picks for these shapes, in
+// words (for tests that must cover each path, and for tuning).
+std::string describeConv2dSchedule(const Shape &x, const Shape &weight, const Conv2dAttrs &a,
+                                   const Shape &out, const Halide::Target &t);
 
 } // namespace detail
 

@@ -140,6 +140,15 @@ TEST(ConvGemmKernel, PixelSchedule) {
            kNone, false},
           {"stride3 2x3 kernel asym pad 20x47", 1, 3, 20, 47, 10, 2, 3, 3, 1, 0, 2, 1, 0, true,
            true, kRelu, false},
+          {"1x1 map 3x3 pad1 O=32", 2, 5, 1, 1, 32, 3, 3, 1, 1, 1, 1, 1, 1, true, false, kLeaky,
+           false},
+          // One-row maps: 1x1 convolutions as the lowering passes them
+          // ([N, C, 1, H*W]): read in place, epilogue on the registers; a
+          // row that is not a multiple of the tile (shifted last segment).
+          {"one-row 1x1 C=16 O=24 1x200", 2, 16, 1, 200, 24, 1, 1, 1, 1, 0, 0, 0, 0, true, true,
+           kRelu, false},
+          {"one-row 1x1 C=6 O=11 1x37", 1, 6, 1, 37, 11, 1, 1, 1, 1, 0, 0, 0, 0, false, false,
+           kNone, false},
           {"O=1 C=1 map 4x5", 1, 1, 4, 5, 1, 3, 3, 1, 1, 1, 1, 1, 1, false, false, kNone, false},
           {"3x3 no pad O=64 34x34", 1, 8, 34, 34, 64, 3, 3, 1, 1, 0, 0, 0, 0, true, true, kRelu,
            false},
@@ -148,19 +157,18 @@ TEST(ConvGemmKernel, PixelSchedule) {
 }
 
 // The channel-vectorized schedule: small maps (the garbage columns of the
-// q domain would waste > 15%) with O a multiple of 32.
+// q domain would waste > 15%) with O a multiple of 32 and a reduction long
+// enough (K = C*KH*KW of a few hundred) to pay for its scattered stores.
 TEST(ConvGemmKernel, ChannelSchedule) {
   checkAll(
       {
           {"7x7 3x3 pad1 O=64 residual relu", 2, 16, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, true,
            true, kRelu, true},
-          {"14x14 stride2 O=32 C=9", 1, 9, 14, 14, 32, 3, 3, 2, 1, 1, 1, 1, 1, true, false,
+          {"14x14 stride2 O=32 C=36", 1, 36, 14, 14, 32, 3, 3, 2, 1, 1, 1, 1, 1, true, false,
            kSigmoid, true},
-          {"13x13 1x1 stride2 O=96", 3, 20, 13, 13, 96, 1, 1, 2, 1, 0, 0, 0, 0, false, true,
+          {"13x13 1x1 stride2 O=96 C=256", 3, 256, 13, 13, 96, 1, 1, 2, 1, 0, 0, 0, 0, false, true,
            kNone, true},
-          {"1x1 map 3x3 pad1 O=32", 2, 5, 1, 1, 32, 3, 3, 1, 1, 1, 1, 1, 1, true, false, kLeaky,
-           true},
-          {"3x5 map dilation2 O=64", 1, 7, 3, 5, 64, 3, 3, 1, 2, 2, 2, 2, 2, true, false, kNone,
+          {"3x5 map dilation2 O=64 C=24", 1, 24, 3, 5, 64, 3, 3, 1, 2, 2, 2, 2, 2, true, false, kNone,
            true},
       },
       6000);
