@@ -260,7 +260,8 @@ std::string describeConv2dSchedule(const Shape &x, const Shape &weight, const Co
     const ChannelTiles tl = pickChannelTiles(g, p.cb, vec);
     return "channels cb=" + std::to_string(p.cb) + " tile=" + std::to_string(tl.tx) + "x" +
            std::to_string(tl.ty) + " rows=" + std::to_string(tl.TH) +
-           " chunk=" + std::to_string(pickChannelChunk(g, p.cb));
+           " chunk=" + std::to_string(pickChannelChunk(g, p.cb)) +
+           (xfPerImage(g) ? " per-image" : " all-images");
   }
   const PixelTiles tl = pickPixelTiles(g, p.cb, pixelVector(g, t), vec);
   return "pixels cb=" + std::to_string(p.cb) + " V=" + std::to_string(tl.V) +

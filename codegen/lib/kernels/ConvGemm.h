@@ -75,6 +75,11 @@ struct ChannelFuncs {
 void scheduleChannels(ChannelFuncs &f, const ChannelTiles &tl, const Geom &g,
                       const Halide::Target &t);
 
+// Whether the channels schedule runs the images one after the other, each
+// copied into xf just before its tasks (images of more than 64 KB of xf),
+// rather than copying all images first.
+bool xfPerImage(const Geom &g);
+
 // Zeros after the last channel of xf, for register tiles rounded up past the
 // image (the channels schedule's last tile of rows, at most 24, and
 // columns).

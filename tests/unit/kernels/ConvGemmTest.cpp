@@ -168,6 +168,12 @@ TEST(ConvGemmKernel, ChannelSchedule) {
            kSigmoid, true},
           {"13x13 1x1 stride2 O=96 C=256", 3, 256, 13, 13, 96, 1, 1, 2, 1, 0, 0, 0, 0, false, true,
            kNone, true},
+          // Images of more than 64 KB of xf: copied and computed one after
+          // the other (per-image xf), batch > 1.
+          {"16x16 3x3 pad1 C=64 O=32 per-image", 2, 64, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, true,
+           true, kRelu, true},
+          {"20x20 stride2 C=48 O=64 per-image", 2, 48, 20, 20, 64, 3, 3, 2, 1, 1, 1, 1, 1, false,
+           false, kNone, true},
           {"3x5 map dilation2 O=64 C=24", 1, 24, 3, 5, 64, 3, 3, 1, 2, 2, 2, 2, 2, true, false, kNone,
            true},
       },
