@@ -178,7 +178,8 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
     bool bias = (bool)conv.getBias(), residual = (bool)conv.getResidual();
     auto attrs = convAttrs(dnn::getWindow(conv), conv.getGroups());
     auto act = activationSpec(conv.getActivation(), conv.getAlpha().convertToFloat());
-    if (attrs.groups == 1) {
+    if (attrs.groups == 1 && k::conv2dUsesGemm(ctx.operand(0).shape, ctx.operand(1).shape,
+                                               attrs, ctx.result(0).shape)) {
       std::vector<TensorRef> args;
       for (unsigned i = 0; i < op->getNumOperands(); ++i)
         args.push_back(ctx.operand(i));
@@ -204,7 +205,7 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
     if (bias)
       args.push_back(ctx.operand(2));
     TensorRef out = as2d(ctx.result(0));
-    if (a.groups == 1) {
+    if (a.groups == 1 && k::conv2dUsesGemm(args[0].shape, args[1].shape, a, out.shape)) {
       lowerDenseConv(ctx, args, out, bias, false, a, act);
       return success();
     }

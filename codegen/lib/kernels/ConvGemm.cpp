@@ -195,6 +195,10 @@ Kernel buildGemmConv(const Geom &g, const Plan &p, ImageParam in, Func wp,
 
 } // namespace
 
+bool conv2dUsesGemm(const Shape &x, const Shape &weight, const Conv2dAttrs &a, const Shape &out) {
+  return !prefersDirect(geometry(x, weight, a, out));
+}
+
 Shape conv2dPackedWeightShape(const Shape &x, const Shape &weight, const Conv2dAttrs &a,
                               const Shape &out) {
   const Geom g = geometry(x, weight, a, out);

@@ -28,6 +28,9 @@ int64_t ceilDiv(int64_t a, int64_t b);
 
 enum class Mode { Pixels, Channels };
 
+// True where buildConv2d's direct convolution beats the GEMM kernel.
+bool prefersDirect(const Geom &g);
+
 // The schedule and the packed weights' block of output channels. Chosen
 // from the shapes only: the packed layout is fixed before the target is.
 struct Plan {

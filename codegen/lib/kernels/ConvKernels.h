@@ -42,6 +42,13 @@ Kernel buildSeparableConv2d(const Shape &x, const Shape &depthwise, const Shape 
                             bool hasBias, const Conv2dAttrs &a, ActivationSpec act,
                             const Shape &out, const Halide::Target &t);
 
+// Whether buildConv2d runs this dense conv2d (groups == 1; same arguments
+// as conv2dPackedWeightShape) as the GEMM kernel, i.e. whether the lowering
+// should pack its weights and call buildConv2dPacked. False for short
+// reductions on narrow unpadded maps (LeNet-5's 5x5 layers), where the
+// direct convolution measured faster.
+bool conv2dUsesGemm(const Shape &x, const Shape &weight, const Conv2dAttrs &a, const Shape &out);
+
 // Dense conv2d (groups == 1) with weights packed ahead of time, as the
 // lowering runs it (ConvGemm.cpp): the weight is repacked once, at load time,
 // by buildConv2dWeightPack into the layout the kernel's register tiles read.

@@ -180,6 +180,35 @@ TEST(ConvGemmKernel, ChannelSchedule) {
       6000);
 }
 
+// Short reductions on narrow unpadded maps: buildConv2d runs them as a
+// direct convolution (conv2dUsesGemm is false), along output channels with
+// a vector of them, else along rows; the GEMM kernel stays correct on them.
+TEST(ConvGemmKernel, DirectForShortNarrowReductions) {
+  const std::vector<GemmCase> cases{
+      {"LeNet conv1 1->6 5x5 32x32", 2, 1, 32, 32, 6, 5, 5, 1, 1, 0, 0, 0, 0, true, false,
+       kRelu, false},
+      {"LeNet conv2 6->16 5x5 14x14", 3, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0, true, true,
+       kSigmoid, false},
+      {"3x3 C=2 O=17 11x9", 1, 2, 11, 9, 17, 3, 3, 1, 1, 0, 0, 0, 0, false, false, kNone, false},
+  };
+  unsigned seed = 7000;
+  for (const GemmCase &c : cases) {
+    const Conv2dAttrs a = attrsOf(c);
+    const Shape xs{c.n, c.c, c.h, c.w}, ws{c.o, c.c, c.kh, c.kw},
+        ys{c.n, c.o, c.h - c.kh + 1, c.w - c.kw + 1};
+    EXPECT_FALSE(conv2dUsesGemm(xs, ws, a, ys)) << c.name;
+    checkGemmConv(c, true, false, seed);
+    checkGemmConv(c, false, false, seed + 5);
+    checkGemmConv(c, false, true, seed + 10);
+    seed += 20;
+  }
+  // Padded, or a long reduction: the GEMM.
+  Conv2dAttrs padded;
+  padded.padTop = padded.padLeft = padded.padBottom = padded.padRight = 1;
+  EXPECT_TRUE(conv2dUsesGemm({1, 6, 14, 14}, {16, 6, 5, 5}, padded, {1, 16, 12, 12}));
+  EXPECT_TRUE(conv2dUsesGemm({1, 32, 14, 14}, {16, 32, 5, 5}, Conv2dAttrs{}, {1, 16, 10, 10}));
+}
+
 TEST(ConvGemmKernel, RejectsBadShapes) {
   Conv2dAttrs a;
   a.padTop = a.padLeft = a.padBottom = a.padRight = 1;
