@@ -6,6 +6,15 @@
 // what differs between shapes is the work wasted on garbage columns,
 // rounded-up tiles and overlapping bands, and the epilogue's cost against
 // short reductions, which the costs below model.
+//
+// In a model the layers' data is cold: with the caches flushed before each
+// run (bench/kernels/conv_bench, CONV_BENCH_FLUSH) ResNet-18's layers at
+// batch 1 take 20-40% longer (1 thread, CPU time, medians: 64->64 3x3 56x56
+// 1.52 -> 1.98 ms; 256->256 14x14 1.57 -> 1.85; 512->512 7x7, 9.4 MB of
+// weights, 1.65 -> 2.40; the 7x7 stem 1.79 -> 2.23), which is most of the
+// gap between the sum of the layers (~22 ms) and the model (~31 ms CPU).
+// Software prefetch of the next chunk's weights (Stage::prefetch at the
+// chunk loop) made it worse (512->512 7x7: 2.4 -> 5.7 ms).
 #include "ConvGemm.h"
 
 #include <algorithm>
