@@ -86,6 +86,45 @@ k::Conv2dAttrs dnnc::codegen::convAttrs(const dnn::Window2d &w, int64_t groups) 
   return a;
 }
 
+namespace {
+
+/// A dense conv2d (groups == 1; `args` = x, weight, [bias], [residual]) as
+/// the GEMM kernel on packed weights. Weights (or tensors computed from them)
+/// are packed once, at load time; any other weight operand is packed by a
+/// call before the convolution.
+void lowerDenseConv(LoweringContext &ctx, std::vector<TensorRef> args, TensorRef out, bool bias,
+                    bool residual, const k::Conv2dAttrs &attrs, k::ActivationSpec act) {
+  const TensorRef weight = args[1];
+  // A 1x1 convolution with stride 1 and no padding is a GEMM on [C, H*W]:
+  // seen as [N, C, 1, H*W], the kernel reads the input in place and stores
+  // whole rows from its registers.
+  if (weight.shape[2] == 1 && weight.shape[3] == 1 && attrs.strideH == 1 && attrs.strideW == 1 &&
+      attrs.padTop == 0 && attrs.padLeft == 0 && attrs.padBottom == 0 && attrs.padRight == 0) {
+    auto flat = [](const TensorRef &r) {
+      return r.reshaped({r.shape[0], r.shape[1], 1, r.shape[2] * r.shape[3]});
+    };
+    args[0] = flat(args[0]);
+    out = flat(out);
+    if (residual)
+      args.back() = flat(args.back());
+  }
+  const k::Shape x = args[0].shape, w = weight.shape;
+  const k::Shape packed = k::conv2dPackedWeightShape(x, w, attrs, out.shape);
+  auto pack = [=](const Halide::Target &t) { return k::buildConv2dWeightPack(w, packed, t); };
+  if (weight.kind == TensorRef::Kind::Weight || weight.kind == TensorRef::Kind::Derived) {
+    args[1] = ctx.loadTime("pack_weight", pack, {weight}, packed);
+  } else {
+    args[1] = ctx.scratch(packed);
+    ctx.call("pack_weight", pack, {weight}, {args[1]});
+  }
+  ctx.call("main",
+           [=](const Halide::Target &t) {
+             return k::buildConv2dPacked(x, w, packed, bias, attrs, act, out.shape, t, residual);
+           },
+           args, {out});
+}
+
+} // namespace
 
 void dnnc::codegen::callOnOperands(LoweringContext &ctx, OperandKernelBuilder build) {
   std::vector<TensorRef> args;
@@ -139,6 +178,14 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
     bool bias = (bool)conv.getBias(), residual = (bool)conv.getResidual();
     auto attrs = convAttrs(dnn::getWindow(conv), conv.getGroups());
     auto act = activationSpec(conv.getActivation(), conv.getAlpha().convertToFloat());
+    if (attrs.groups == 1 && k::conv2dUsesGemm(ctx.operand(0).shape, ctx.operand(1).shape,
+                                               attrs, ctx.result(0).shape)) {
+      std::vector<TensorRef> args;
+      for (unsigned i = 0; i < op->getNumOperands(); ++i)
+        args.push_back(ctx.operand(i));
+      lowerDenseConv(ctx, args, ctx.result(0), bias, residual, attrs, act);
+      return success();
+    }
     callOnOperands(ctx, [=](const auto &args, const TensorRef &out, const Halide::Target &t) {
       return k::buildConv2d(args[0].shape, args[1].shape, bias, attrs, act, out.shape, t,
                             residual);
@@ -158,6 +205,10 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
     if (bias)
       args.push_back(ctx.operand(2));
     TensorRef out = as2d(ctx.result(0));
+    if (a.groups == 1 && k::conv2dUsesGemm(args[0].shape, args[1].shape, a, out.shape)) {
+      lowerDenseConv(ctx, args, out, bias, false, a, act);
+      return success();
+    }
     ctx.call("main",
              [=](const Halide::Target &t) {
                return k::buildConv2d(args[0].shape, args[1].shape, bias, a, act, out.shape, t);

@@ -42,6 +42,34 @@ Kernel buildSeparableConv2d(const Shape &x, const Shape &depthwise, const Shape 
                             bool hasBias, const Conv2dAttrs &a, ActivationSpec act,
                             const Shape &out, const Halide::Target &t);
 
+// Whether buildConv2d runs this dense conv2d (groups == 1; same arguments
+// as conv2dPackedWeightShape) as the GEMM kernel, i.e. whether the lowering
+// should pack its weights and call buildConv2dPacked. False for short
+// reductions on narrow unpadded maps (LeNet-5's 5x5 layers), where the
+// direct convolution measured faster.
+bool conv2dUsesGemm(const Shape &x, const Shape &weight, const Conv2dAttrs &a, const Shape &out);
+
+// Dense conv2d (groups == 1) with weights packed ahead of time, as the
+// lowering runs it (ConvGemm.cpp): the weight is repacked once, at load time,
+// by buildConv2dWeightPack into the layout the kernel's register tiles read.
+//
+// The packed shape for a conv2d of these shapes (x [N,C,H,W], weight
+// [O,C,KH,KW], out [N,O,OH,OW]; buildConv2d's attributes, groups == 1):
+// [ceil(O/cb), C, KH, KW, cb], cb output channels per block (chosen from the
+// shapes only, so it does not depend on the target).
+Shape conv2dPackedWeightShape(const Shape &x, const Shape &weight, const Conv2dAttrs &a,
+                              const Shape &out);
+// args: weight [O,C,KH,KW]. out `packed` (from conv2dPackedWeightShape):
+// packed[b, ci, ky, kx, j] = weight[b*cb + j, ci, ky, kx], 0 where
+// b*cb + j >= O.
+Kernel buildConv2dWeightPack(const Shape &weight, const Shape &packed, const Halide::Target &t);
+// args: x [N,C,H,W], packed weight (buildConv2dWeightPack of a weight of
+// shape `weight`), bias [O] if hasBias, residual [N,O,OH,OW] if
+// hasResidual. Same result as buildConv2d; a.groups must be 1.
+Kernel buildConv2dPacked(const Shape &x, const Shape &weight, const Shape &packed, bool hasBias,
+                         const Conv2dAttrs &a, ActivationSpec act, const Shape &out,
+                         const Halide::Target &t, bool hasResidual = false);
+
 // Batched matrix product of rank-3 tensors (the caller flattens leading
 // dims into B, which may be kDynamic).
 // args: a [B,M,K], b [B,K,P] (or [B,P,K] with transposeB). out [B,M,P].
@@ -59,6 +87,16 @@ namespace detail {
 // boundary selects of the latter unreliably (an input band whose first row
 // is padding turned every row into a gather with selects).
 Halide::Func zeroPaddedInput(Halide::ImageParam in, int64_t H, int64_t W, const Halide::Target &t);
+
+// buildConv2d for groups == 1: the kernel of buildConv2dPacked with the
+// weight packed inside the call.
+Kernel buildConv2dGemm(const Shape &x, const Shape &weight, bool hasBias, const Conv2dAttrs &a,
+                       ActivationSpec act, const Shape &out, const Halide::Target &t,
+                       bool hasResidual);
+// Which schedule and tiles buildConv2dPacked picks for these shapes, in
+// words (for tests that must cover each path, and for tuning).
+std::string describeConv2dSchedule(const Shape &x, const Shape &weight, const Conv2dAttrs &a,
+                                   const Shape &out, const Halide::Target &t);
 
 } // namespace detail
 
