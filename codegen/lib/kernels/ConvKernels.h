@@ -42,6 +42,15 @@ Kernel buildSeparableConv2d(const Shape &x, const Shape &depthwise, const Shape 
                             bool hasBias, const Conv2dAttrs &a, ActivationSpec act,
                             const Shape &out, const Halide::Target &t);
 
+// Depthwise convolution: groups == C, weight [C*M,1,KH,KW] (channel
+// multiplier M >= 1; output channel co filters input channel co / M).
+// args: x [N,C,H,W], weight, bias [C*M] if hasBias, residual [N,C*M,OH,OW]
+// if hasResidual; y = act(conv + b + residual), out as buildConv2d's (which
+// dispatches here for such convolutions).
+Kernel buildDepthwiseConv2d(const Shape &x, const Shape &weight, bool hasBias,
+                            const Conv2dAttrs &a, ActivationSpec act, const Shape &out,
+                            const Halide::Target &t, bool hasResidual = false);
+
 // Batched matrix product of rank-3 tensors (the caller flattens leading
 // dims into B, which may be kDynamic).
 // args: a [B,M,K], b [B,K,P] (or [B,P,K] with transposeB). out [B,M,P].
