@@ -159,11 +159,25 @@ Case conv(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int K, int s, b
 Case dense(int64_t N, int64_t in, int64_t units, bool relu) {
   Shape x{N, in}, w{units, in}, out{N, units};
   ActivationSpec act{relu ? Activation::Relu : Activation::None};
+  if (std::getenv("KBENCH_OLD"))
+    return Case{"dense(old) N" + std::to_string(N) + " " + std::to_string(in) + "->" +
+                    std::to_string(units),
+                2.0 * N * in * units,
+                [=] { return buildDense(x, w, true, act, out, Halide::get_host_target()); },
+                {x, w, {units}},
+                out};
+  Shape packed = densePackedWeightShape(w);
+  Shape xk = x, outk = out;
+  if (std::getenv("KBENCH_DYN"))
+    xk[0] = outk[0] = kDynamic;
   return Case{"dense N" + std::to_string(N) + " " + std::to_string(in) + "->" +
                   std::to_string(units),
               2.0 * N * in * units,
-              [=] { return buildDense(x, w, true, act, out, Halide::get_host_target()); },
-              {x, w, {units}},
+              [=] {
+                return buildDensePacked(xk, w, packed, true, act, outk,
+                                        Halide::get_host_target());
+              },
+              {x, packed, {units}},
               out};
 }
 
@@ -219,6 +233,13 @@ int main(int argc, char **argv) {
                          },
                          {x},
                          x});
+  } else if (what == "matmul") {
+    Shape a{num(1, 1), num(2, 32), num(3, 784)}, b{num(1, 1), num(3, 784), num(4, 256)},
+        o{num(1, 1), num(2, 32), num(4, 256)};
+    cases.push_back(Case{"matmul", 2.0 * a[0] * a[1] * a[2] * b[2],
+                         [=] { return buildMatmul(a, b, false, o, Halide::get_host_target()); },
+                         {a, b},
+                         o});
   } else if (what == "dense") {
     cases.push_back(dense(num(1, 32), num(2, 784), num(3, 256), true));
   } else {

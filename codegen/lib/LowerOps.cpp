@@ -120,6 +120,24 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
       args.push_back(ctx.operand(2));
     if (residual)
       args.push_back(rowsView(ctx.operand(bias ? 3 : 2), 2));
+    // Weights (and tensors computed from weights only) are packed into
+    // panels once, at load time, for the GEMM micro-kernel; a weight
+    // computed at run time takes the kernel that reads the PyTorch layout.
+    const TensorRef weight = args[1];
+    if (weight.kind == TensorRef::Kind::Weight || weight.kind == TensorRef::Kind::Derived) {
+      const k::Shape w = weight.shape, packed = k::densePackedWeightShape(w);
+      args[1] = ctx.loadTime(
+          "pack_weight",
+          [=](const Halide::Target &t) { return k::buildDenseWeightPack(w, packed, t); },
+          {weight}, packed);
+      ctx.call("main",
+               [=](const Halide::Target &t) {
+                 return k::buildDensePacked(x.shape, w, packed, bias, act, out.shape, t,
+                                            residual);
+               },
+               args, {out});
+      return success();
+    }
     ctx.call("main",
              [=](const Halide::Target &t) {
                return k::buildDense(x.shape, args[1].shape, bias, act, out.shape, t, residual);
