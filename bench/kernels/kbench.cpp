@@ -156,6 +156,22 @@ Case conv(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int K, int s, b
   return c;
 }
 
+Case pointwise(int64_t N, int64_t C, int64_t P, int64_t O) {
+  Shape x{N, C, P}, w{O, C}, out{N, O, P};
+  Shape xk = x, outk = out;
+  if (std::getenv("KBENCH_DYN"))
+    xk[0] = outk[0] = kDynamic;
+  return Case{"pointwise N" + std::to_string(N) + " " + std::to_string(C) + "->" +
+                  std::to_string(O) + " P" + std::to_string(P),
+              2.0 * N * C * O * P,
+              [=] {
+                return buildPointwiseConv(xk, w, true, ActivationSpec{Activation::Relu6}, outk,
+                                          Halide::get_host_target());
+              },
+              {x, w, {O}},
+              out};
+}
+
 Case dense(int64_t N, int64_t in, int64_t units, bool relu) {
   Shape x{N, in}, w{units, in}, out{N, units};
   ActivationSpec act{relu ? Activation::Relu : Activation::None};
@@ -218,7 +234,8 @@ int main(int argc, char **argv) {
       cases.push_back(depthwise(num(1, 1), l.C, l.H, l.H, 3, l.s));
   } else if (what == "mbv2-pw") {
     for (const PwLayer &l : kMbv2Pointwise)
-      cases.push_back(conv(num(1, 1), l.C, l.H, l.H, l.O, 1, 1, true));
+      cases.push_back(std::getenv("KBENCH_OLD") ? conv(num(1, 1), l.C, l.H, l.H, l.O, 1, 1, true)
+                                                : pointwise(num(1, 1), l.C, l.H * l.H, l.O));
   } else if (what == "dw") {
     cases.push_back(depthwise(num(1, 1), num(2, 32), num(3, 56), num(4, 56), num(5, 3), num(6, 1)));
   } else if (what == "conv") {

@@ -88,6 +88,41 @@ k::Conv2dAttrs convAttrs(const dnn::Window2d &w, int64_t groups) {
   return a;
 }
 
+/// A 1x1 conv2d (stride 1, no padding, groups 1; `args` = x, weight,
+/// [bias], [residual], all dense) as the pointwise GEMM kernel on images
+/// flattened to [N, C, H*W]. Returns false (and adds nothing) otherwise.
+bool lowerPointwiseConv(LoweringContext &ctx, const std::vector<TensorRef> &args,
+                        const TensorRef &out, bool bias, bool residual,
+                        const k::Conv2dAttrs &a, k::ActivationSpec act) {
+  const TensorRef &x = args[0], &w = args[1];
+  if (a.groups != 1 || a.strideH != 1 || a.strideW != 1 || a.padTop || a.padLeft ||
+      a.padBottom || a.padRight || x.shape.size() != 4 || w.shape.size() != 4 ||
+      w.shape[2] != 1 || w.shape[3] != 1)
+    return false;
+  for (const TensorRef &ref : args)
+    if (!ref.strides.empty())
+      return false;
+  if (!out.strides.empty())
+    return false;
+  auto flat = [](const TensorRef &ref) {
+    return ref.reshaped({ref.shape[0], ref.shape[1], ref.shape[2] * ref.shape[3]},
+                        ref.batchScale);
+  };
+  std::vector<TensorRef> flatArgs{flat(x), w.reshaped({w.shape[0], w.shape[1]})};
+  if (bias)
+    flatArgs.push_back(args[2]);
+  if (residual)
+    flatArgs.push_back(flat(args[bias ? 3 : 2]));
+  const TensorRef flatOut = flat(out);
+  const k::Shape xs = flatArgs[0].shape, ws = flatArgs[1].shape, os = flatOut.shape;
+  ctx.call("pointwise",
+           [=](const Halide::Target &t) {
+             return k::buildPointwiseConv(xs, ws, bias, act, os, t, residual);
+           },
+           flatArgs, {flatOut});
+  return true;
+}
+
 } // namespace
 
 void dnnc::codegen::callOnOperands(LoweringContext &ctx, OperandKernelBuilder build) {
@@ -160,6 +195,12 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
     bool bias = (bool)conv.getBias(), residual = (bool)conv.getResidual();
     auto attrs = convAttrs(dnn::getWindow(conv), conv.getGroups());
     auto act = activationSpec(conv.getActivation(), conv.getAlpha().convertToFloat());
+    // 1x1 convolutions (most of MobileNet's work) run as a GEMM per image.
+    std::vector<TensorRef> operands;
+    for (unsigned i = 0; i < op->getNumOperands(); ++i)
+      operands.push_back(ctx.operand(i));
+    if (lowerPointwiseConv(ctx, operands, ctx.result(0), bias, residual, attrs, act))
+      return success();
     callOnOperands(ctx, [=](const auto &args, const TensorRef &out, const Halide::Target &t) {
       return k::buildConv2d(args[0].shape, args[1].shape, bias, attrs, act, out.shape, t,
                             residual);

@@ -51,6 +51,13 @@ Kernel buildDepthwiseConv2d(const Shape &x, const Shape &weight, bool hasBias,
                             const Conv2dAttrs &a, ActivationSpec act, const Shape &out,
                             const Halide::Target &t, bool hasResidual = false);
 
+// Pointwise convolution (1x1 kernel, stride 1, no padding, groups 1) on
+// flattened images: a GEMM per image. args: x [N,C,P] (P = H*W pixels),
+// weight [O,C] (the [O,C,1,1] conv weight), bias [O] if hasBias, residual
+// [N,O,P] if hasResidual; out [N,O,P] = act(W x[n] + b + residual).
+Kernel buildPointwiseConv(const Shape &x, const Shape &weight, bool hasBias, ActivationSpec act,
+                          const Shape &out, const Halide::Target &t, bool hasResidual = false);
+
 // Batched matrix product of rank-3 tensors (the caller flattens leading
 // dims into B, which may be kDynamic).
 // args: a [B,M,K], b [B,K,P] (or [B,P,K] with transposeB). out [B,M,P].

@@ -1,0 +1,117 @@
+// Pointwise (1x1, stride 1, unpadded, ungrouped) convolution as a GEMM per
+// image: y[n] = act(W x[n] + b + residual[n]) with x[n] a [C, P] matrix of
+// P = H*W pixels per channel.
+#include "ConvKernels.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+namespace dnnc::kernels {
+
+using namespace Halide;
+using namespace detail;
+
+namespace {
+
+int64_t roundUpTo(int64_t e, int64_t f) { return (e + f - 1) / f * f; }
+
+// CPU schedule: the outer-product micro-kernel of buildMatmul with the
+// pixels as its columns. A tile is nv vectors of pixels x tm output channels
+// of accumulators; per input channel it loads nv vectors of x (a row of the
+// [C, P] image, contiguous) and broadcasts tm weights. A task is a block of
+// pixels of one image for all output channels: the block's x columns
+// (C x pb floats) are read from memory once and then reused from L1/L2 by
+// every channel tile.
+void schedulePixels(Func y, Func acc, RDom c, int64_t C, int64_t O, int64_t P, const Target &t) {
+  const int vec = t.natural_vector_size<float>();
+  const int budget = vec >= 16 ? 24 : 12;
+  const int lanes = static_cast<int>(std::min<int64_t>(vec, P));
+  // nv x tm minimizing the ShiftInwards over-compute, then preferring more
+  // accumulators (as buildMatmul).
+  int bestV = 1, bestM = 1;
+  double bestCost = std::numeric_limits<double>::max();
+  for (int nv = 1; nv <= 3 && (nv == 1 || nv * lanes <= P); ++nv)
+    for (int tm = 1; tm <= std::min<int64_t>(O, budget / nv); ++tm) {
+      const int accs = nv * tm;
+      const double work =
+          double(roundUpTo(P, nv * lanes)) * double(roundUpTo(O, tm)) / (double(P) * double(O));
+      const double cost = work * (1.0 + double(nv + tm) / accs / 4.0) * std::max(1.0, 12.0 / accs);
+      if (cost < bestCost - 1e-9) {
+        bestCost = cost;
+        bestV = nv;
+        bestM = tm;
+      }
+    }
+  const int tp = bestV * lanes;
+  // Pixels per task: ~32 KB of x columns (an L1-sized block), at least one
+  // tile and at least ~64K MACs of work.
+  const int64_t tilesInP = (P + tp - 1) / tp;
+  int64_t tilesPerBlock = std::max<int64_t>(1, 8192 / (C * tp));
+  tilesPerBlock = std::max<int64_t>(tilesPerBlock, (1 << 16) / std::max<int64_t>(1, C * O * tp));
+  tilesPerBlock = std::min(tilesPerBlock, tilesInP);
+
+  Var p = y.args()[0], o = y.args()[1], n = y.args()[2];
+  Var po("po"), pi("pi"), oo("oo"), oi("oi"), pb("pb"), task("task");
+  y.split(p, po, pi, tp, TailStrategy::ShiftInwards)
+      .split(o, oo, oi, bestM, TailStrategy::ShiftInwards)
+      .split(po, pb, po, static_cast<int>(tilesPerBlock), TailStrategy::GuardWithIf)
+      .reorder(pi, oi, po, oo, pb, n)
+      .vectorize(pi, lanes)
+      .unroll(pi)
+      .unroll(oi)
+      .fuse(pb, n, task)
+      .parallel(task);
+  acc.compute_at(y, po).vectorize(p, lanes).unroll(p).unroll(o);
+  acc.update().reorder(p, o, c.x, n).vectorize(p, lanes).unroll(p).unroll(o);
+}
+
+} // namespace
+
+Kernel buildPointwiseConv(const Shape &x, const Shape &weight, bool hasBias, ActivationSpec act,
+                          const Shape &out, const Target &t, bool hasResidual) {
+  requireCpuTarget(t, "pointwise conv");
+  checkShape(x, 3, "pointwise conv input");
+  checkShape(weight, 2, "pointwise conv weight");
+  if (weight[0] == kDynamic)
+    throw std::invalid_argument("dnnc kernels: pointwise conv weight must be static");
+  const int64_t C = x[1], P = x[2], O = weight[0];
+  checkSameShape({C}, {weight[1]}, "pointwise conv weight in-channels");
+  checkSameShape({x[0], O, P}, out, "pointwise conv result");
+
+  ImageParam in(Float(32), 3, "x"), w(Float(32), 2, "weight"), b(Float(32), 1, "bias"),
+      res(Float(32), 3, "residual");
+  Var p("p"), o("o"), n("n");
+  RDom c(0, static_cast<int>(C), "c");
+
+  // Algorithm.
+  Func acc(funcName("pointwise_acc"));
+  acc(p, o, n) = 0.0f;
+  acc(p, o, n) += w(c, o) * in(p, c, n);
+  Expr v = acc(p, o, n);
+  if (hasBias)
+    v += b(o);
+  if (hasResidual)
+    v += res(p, o, n);
+  Func y(funcName("pointwise"));
+  y(p, o, n) = applyActivation(v, act);
+
+  constrainDense(in, x);
+  constrainDense(w, weight);
+  if (hasBias)
+    constrainDense(b, {O});
+  if (hasResidual)
+    constrainDense(res, out);
+  constrainDense(y.output_buffer(), out);
+
+  schedulePixels(y, acc, c, C, O, P, t);
+
+  std::vector<ImageParam> inputs{in, w};
+  if (hasBias)
+    inputs.push_back(b);
+  if (hasResidual)
+    inputs.push_back(res);
+  return makeKernel(y, inputs);
+}
+
+} // namespace dnnc::kernels
