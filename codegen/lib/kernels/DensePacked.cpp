@@ -48,7 +48,9 @@ void scheduleDensePacked(Func y, Func acc, RDom k, int64_t in, int64_t units, in
 
   // gp x tm: at least ~8 accumulators to hide the FMA latency, no more than
   // the budget; then the least over-compute of the ShiftInwards row split,
-  // then fewer loads per FMA. gp divides the number of panels, so that every
+  // then fewer loads per FMA, a weight vector counting twice a broadcast of
+  // x: the panels stream from L2 (784->256: 800 KB), the x rows of a tile
+  // stay in L1. gp divides the number of panels, so that every
   // tile computes whole panels. maxGp < 0: any gp; else gp <= maxGp.
   auto pick = [&](int64_t rows, int maxGp, int &gpBest, int &tmBest) {
     double bestCost = std::numeric_limits<double>::max();
@@ -59,7 +61,7 @@ void scheduleDensePacked(Func y, Func acc, RDom k, int64_t in, int64_t units, in
         if (accs > budget)
           continue;
         const double rowWork = double(ceilDiv(rows, tm) * tm) / double(rows);
-        const double loads = double(gp * vecsPerPanel + tm) / accs;
+        const double loads = double(2 * gp * vecsPerPanel + tm) / accs;
         const double cost = rowWork * (1.0 + 0.5 * loads) * std::max(1.0, 8.0 / accs);
         if (cost < bestCost - 1e-9) {
           bestCost = cost;
@@ -73,10 +75,15 @@ void scheduleDensePacked(Func y, Func acc, RDom k, int64_t in, int64_t units, in
   // weight vectors per step, which suits both (the GEMV is bound by reading
   // the weights anyway). Measured (1 thread, AVX-512 host, cpu ms): 784->256
   // batch 32: gp 1 x tm 8: 0.077, gp 2 x tm 4: 0.081, gp 3 x tm 4: 0.080,
-  // gp 1 x tm 12: 0.083, gp 1 x tm 16: 0.10, gp 4 x tm 2: 0.11.
+  // gp 1 x tm 12: 0.083, gp 1 x tm 16: 0.10, gp 4 x tm 2: 0.11. Re-measured
+  // with a dynamic batch: gp 1 x tm 8: 0.078 (batch 8: 0.0195), gp 2 x tm 5
+  // (the choice before weights counted twice and rows were 64): 0.084
+  // (batch 8: 0.0245), gp 2 x tm 4: 0.082, gp 1 x tm 6: 0.094. Rows are
+  // picked for 32 (the usual benchmark batch): tm = 5, 6 or 12 leave a
+  // partial tile there.
   int gp = 1, tm = 1, tmGemv = 1;
   if (batch == kDynamic) {
-    pick(64, std::max(1, 4 / vecsPerPanel), gp, tm);
+    pick(32, std::max(1, 4 / vecsPerPanel), gp, tm);
   } else {
     pick(batch, 8, gp, tm);
   }
