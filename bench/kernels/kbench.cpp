@@ -172,6 +172,24 @@ Case pointwise(int64_t N, int64_t C, int64_t P, int64_t O) {
               out};
 }
 
+Case pointwisePacked(int64_t N, int64_t C, int64_t P, int64_t O) {
+  Shape x{N, C, P}, w{O, C}, out{N, O, P};
+  Shape packed = densePackedWeightShape(w);
+  Shape xk = x, outk = out;
+  if (std::getenv("KBENCH_DYN"))
+    xk[0] = outk[0] = kDynamic;
+  return Case{"pointwise(packed) N" + std::to_string(N) + " " + std::to_string(C) + "->" +
+                  std::to_string(O) + " P" + std::to_string(P),
+              2.0 * N * C * O * P,
+              [=] {
+                return buildPointwiseConvPacked(xk, w, packed, true,
+                                                ActivationSpec{Activation::Relu6}, outk,
+                                                Halide::get_host_target());
+              },
+              {x, packed, {O}},
+              out};
+}
+
 Case dense(int64_t N, int64_t in, int64_t units, bool relu) {
   Shape x{N, in}, w{units, in}, out{N, units};
   ActivationSpec act{relu ? Activation::Relu : Activation::None};
@@ -221,7 +239,7 @@ int main(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::fprintf(stderr, "usage: kbench mbv2-dw [N] | mbv2-pw [N] | dw N C H W K s | "
-                         "conv N C H W O K s | dense N in out\n");
+                         "conv N C H W O K s | pw N C P O | dense N in out\n");
     return 2;
   }
   auto num = [&](size_t i, int64_t dflt) {
@@ -234,8 +252,9 @@ int main(int argc, char **argv) {
       cases.push_back(depthwise(num(1, 1), l.C, l.H, l.H, 3, l.s));
   } else if (what == "mbv2-pw") {
     for (const PwLayer &l : kMbv2Pointwise)
-      cases.push_back(std::getenv("KBENCH_OLD") ? conv(num(1, 1), l.C, l.H, l.H, l.O, 1, 1, true)
-                                                : pointwise(num(1, 1), l.C, l.H * l.H, l.O));
+      cases.push_back(std::getenv("KBENCH_OLD")      ? conv(num(1, 1), l.C, l.H, l.H, l.O, 1, 1, true)
+                      : std::getenv("KBENCH_PACKED") ? pointwisePacked(num(1, 1), l.C, l.H * l.H, l.O)
+                                                     : pointwise(num(1, 1), l.C, l.H * l.H, l.O));
   } else if (what == "dw") {
     cases.push_back(depthwise(num(1, 1), num(2, 32), num(3, 56), num(4, 56), num(5, 3), num(6, 1)));
   } else if (what == "conv") {
@@ -257,6 +276,9 @@ int main(int argc, char **argv) {
                          [=] { return buildMatmul(a, b, false, o, Halide::get_host_target()); },
                          {a, b},
                          o});
+  } else if (what == "pw") {
+    cases.push_back(pointwise(num(1, 1), num(2, 24), num(3, 3136), num(4, 144)));
+    cases.push_back(pointwisePacked(num(1, 1), num(2, 24), num(3, 3136), num(4, 144)));
   } else if (what == "dense") {
     cases.push_back(dense(num(1, 32), num(2, 784), num(3, 256), true));
   } else {

@@ -115,6 +115,23 @@ bool lowerPointwiseConv(LoweringContext &ctx, const std::vector<TensorRef> &args
     flatArgs.push_back(flat(args[bias ? 3 : 2]));
   const TensorRef flatOut = flat(out);
   const k::Shape xs = flatArgs[0].shape, ws = flatArgs[1].shape, os = flatOut.shape;
+  // Small maps: vectorized along the output channels, on weights packed at
+  // load time (a weight computed at run time keeps the pixels kernel).
+  const TensorRef weight2d = flatArgs[1];
+  if (k::pointwisePrefersPacked(xs[2]) &&
+      (weight2d.kind == TensorRef::Kind::Weight || weight2d.kind == TensorRef::Kind::Derived)) {
+    const k::Shape packed = k::densePackedWeightShape(ws);
+    flatArgs[1] = ctx.loadTime(
+        "pack_weight",
+        [=](const Halide::Target &t) { return k::buildDenseWeightPack(ws, packed, t); },
+        {weight2d}, packed);
+    ctx.call("pointwise",
+             [=](const Halide::Target &t) {
+               return k::buildPointwiseConvPacked(xs, ws, packed, bias, act, os, t, residual);
+             },
+             flatArgs, {flatOut});
+    return true;
+  }
   ctx.call("pointwise",
            [=](const Halide::Target &t) {
              return k::buildPointwiseConv(xs, ws, bias, act, os, t, residual);
