@@ -176,10 +176,6 @@ Kernel buildPointwiseConv(const Shape &x, const Shape &weight, bool hasBias, Act
   return makeKernel(y, inputs);
 }
 
-} // namespace dnnc::kernels
-
-namespace dnnc::kernels {
-
 bool pointwisePrefersPacked(int64_t pixels) {
   // 16: the AVX-512 vector, fixed here because the weight layout is chosen
   // when the model is lowered, before a target.
