@@ -124,6 +124,58 @@ void lowerDenseConv(LoweringContext &ctx, std::vector<TensorRef> args, TensorRef
            args, {out});
 }
 
+/// A 1x1 conv2d (stride 1, no padding, groups 1; `args` = x, weight,
+/// [bias], [residual], all dense) as the pointwise GEMM kernel on images
+/// flattened to [N, C, H*W]. Returns false (and adds nothing) otherwise.
+bool lowerPointwiseConv(LoweringContext &ctx, const std::vector<TensorRef> &args,
+                        const TensorRef &out, bool bias, bool residual,
+                        const k::Conv2dAttrs &a, k::ActivationSpec act) {
+  const TensorRef &x = args[0], &w = args[1];
+  if (a.groups != 1 || a.strideH != 1 || a.strideW != 1 || a.padTop || a.padLeft ||
+      a.padBottom || a.padRight || x.shape.size() != 4 || w.shape.size() != 4 ||
+      w.shape[2] != 1 || w.shape[3] != 1)
+    return false;
+  for (const TensorRef &ref : args)
+    if (!ref.strides.empty())
+      return false;
+  if (!out.strides.empty())
+    return false;
+  auto flat = [](const TensorRef &ref) {
+    return ref.reshaped({ref.shape[0], ref.shape[1], ref.shape[2] * ref.shape[3]},
+                        ref.batchScale);
+  };
+  std::vector<TensorRef> flatArgs{flat(x), w.reshaped({w.shape[0], w.shape[1]})};
+  if (bias)
+    flatArgs.push_back(args[2]);
+  if (residual)
+    flatArgs.push_back(flat(args[bias ? 3 : 2]));
+  const TensorRef flatOut = flat(out);
+  const k::Shape xs = flatArgs[0].shape, ws = flatArgs[1].shape, os = flatOut.shape;
+  // Small maps: vectorized along the output channels, on weights packed at
+  // load time (a weight computed at run time keeps the pixels kernel).
+  const TensorRef weight2d = flatArgs[1];
+  if (k::pointwisePrefersPacked(xs[2]) &&
+      (weight2d.kind == TensorRef::Kind::Weight || weight2d.kind == TensorRef::Kind::Derived)) {
+    const k::Shape packed = k::densePackedWeightShape(ws);
+    flatArgs[1] = ctx.loadTime(
+        "pack_weight",
+        [=](const Halide::Target &t) { return k::buildDenseWeightPack(ws, packed, t); },
+        {weight2d}, packed);
+    ctx.call("pointwise",
+             [=](const Halide::Target &t) {
+               return k::buildPointwiseConvPacked(xs, ws, packed, bias, act, os, t, residual);
+             },
+             flatArgs, {flatOut});
+    return true;
+  }
+  ctx.call("pointwise",
+           [=](const Halide::Target &t) {
+             return k::buildPointwiseConv(xs, ws, bias, act, os, t, residual);
+           },
+           flatArgs, {flatOut});
+  return true;
+}
+
 } // namespace
 
 void dnnc::codegen::callOnOperands(LoweringContext &ctx, OperandKernelBuilder build) {
@@ -156,6 +208,24 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
       args.push_back(ctx.operand(2));
     if (residual)
       args.push_back(rowsView(ctx.operand(bias ? 3 : 2), 2));
+    // Weights (and tensors computed from weights only) are packed into
+    // panels once, at load time, for the GEMM micro-kernel; a weight
+    // computed at run time takes the kernel that reads the PyTorch layout.
+    const TensorRef weight = args[1];
+    if (weight.kind == TensorRef::Kind::Weight || weight.kind == TensorRef::Kind::Derived) {
+      const k::Shape w = weight.shape, packed = k::densePackedWeightShape(w);
+      args[1] = ctx.loadTime(
+          "pack_weight",
+          [=](const Halide::Target &t) { return k::buildDenseWeightPack(w, packed, t); },
+          {weight}, packed);
+      ctx.call("main",
+               [=](const Halide::Target &t) {
+                 return k::buildDensePacked(x.shape, w, packed, bias, act, out.shape, t,
+                                            residual);
+               },
+               args, {out});
+      return success();
+    }
     ctx.call("main",
              [=](const Halide::Target &t) {
                return k::buildDense(x.shape, args[1].shape, bias, act, out.shape, t, residual);
@@ -178,12 +248,16 @@ LogicalResult dnnc::codegen::lowerLinearOp(Operation *op, LoweringContext &ctx, 
     bool bias = (bool)conv.getBias(), residual = (bool)conv.getResidual();
     auto attrs = convAttrs(dnn::getWindow(conv), conv.getGroups());
     auto act = activationSpec(conv.getActivation(), conv.getAlpha().convertToFloat());
-    if (attrs.groups == 1 && k::conv2dUsesGemm(ctx.operand(0).shape, ctx.operand(1).shape,
-                                               attrs, ctx.result(0).shape)) {
-      std::vector<TensorRef> args;
-      for (unsigned i = 0; i < op->getNumOperands(); ++i)
-        args.push_back(ctx.operand(i));
-      lowerDenseConv(ctx, args, ctx.result(0), bias, residual, attrs, act);
+    // 1x1 convolutions (most of MobileNet's work) run as a GEMM per image,
+    // other dense convolutions as the conv GEMM where it pays.
+    std::vector<TensorRef> operands;
+    for (unsigned i = 0; i < op->getNumOperands(); ++i)
+      operands.push_back(ctx.operand(i));
+    if (lowerPointwiseConv(ctx, operands, ctx.result(0), bias, residual, attrs, act))
+      return success();
+    if (attrs.groups == 1 && k::conv2dUsesGemm(operands[0].shape, operands[1].shape, attrs,
+                                               ctx.result(0).shape)) {
+      lowerDenseConv(ctx, operands, ctx.result(0), bias, residual, attrs, act);
       return success();
     }
     callOnOperands(ctx, [=](const auto &args, const TensorRef &out, const Halide::Target &t) {

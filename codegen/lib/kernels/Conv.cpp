@@ -1,6 +1,7 @@
 // 2-D convolution (NCHW, weights [O, C/groups, KH, KW]). Dense convolutions
-// (groups == 1) run as the GEMM kernels of ConvGemm.cpp; grouped and
-// depthwise ones as a direct convolution with register-blocked accumulators.
+// (groups == 1) run as the GEMM kernels of ConvGemm.cpp where they pay;
+// depthwise ones as Depthwise.cpp's kernel; the rest as a direct
+// convolution with register-blocked accumulators.
 #include "ConvKernels.h"
 
 #include <algorithm>
@@ -175,6 +176,10 @@ void scheduleChannel(ConvFuncs &f, const ConvGeom &g, const Target &t) {
 
 Kernel buildConv2d(const Shape &x, const Shape &weight, bool hasBias, const Conv2dAttrs &a,
                    ActivationSpec act, const Shape &out, const Target &t, bool hasResidual) {
+  // Depthwise convolutions (one input channel per group) have their own
+  // kernel (Depthwise.cpp).
+  if (a.groups > 1 && x.size() == 4 && weight.size() == 4 && x[1] == a.groups && weight[1] == 1)
+    return buildDepthwiseConv2d(x, weight, hasBias, a, act, out, t, hasResidual);
   requireCpuTarget(t, "conv2d");
   checkShape(x, 4, "conv2d input");
   checkShape(weight, 4, "conv2d weight");

@@ -70,6 +70,35 @@ Kernel buildConv2dPacked(const Shape &x, const Shape &weight, const Shape &packe
                          const Conv2dAttrs &a, ActivationSpec act, const Shape &out,
                          const Halide::Target &t, bool hasResidual = false);
 
+// Depthwise convolution: groups == C, weight [C*M,1,KH,KW] (channel
+// multiplier M >= 1; output channel co filters input channel co / M).
+// args: x [N,C,H,W], weight, bias [C*M] if hasBias, residual [N,C*M,OH,OW]
+// if hasResidual; y = act(conv + b + residual), out as buildConv2d's (which
+// dispatches here for such convolutions).
+Kernel buildDepthwiseConv2d(const Shape &x, const Shape &weight, bool hasBias,
+                            const Conv2dAttrs &a, ActivationSpec act, const Shape &out,
+                            const Halide::Target &t, bool hasResidual = false);
+
+// Pointwise convolution (1x1 kernel, stride 1, no padding, groups 1) on
+// flattened images: a GEMM per image. args: x [N,C,P] (P = H*W pixels),
+// weight [O,C] (the [O,C,1,1] conv weight), bias [O] if hasBias, residual
+// [N,O,P] if hasResidual; out [N,O,P] = act(W x[n] + b + residual).
+Kernel buildPointwiseConv(const Shape &x, const Shape &weight, bool hasBias, ActivationSpec act,
+                          const Shape &out, const Halide::Target &t, bool hasResidual = false);
+// The same on a weight packed at load time into panels of output channels
+// (packed = densePackedWeightShape(weight), filled by buildDenseWeightPack):
+// vectorized along the output channels, for small maps (P <= 196 measures
+// faster: no pixel tail). args: x, packed weight, [bias], [residual].
+// Whether a pointwise conv on P pixels per image runs faster packed: when
+// whole pixel vectors would compute over 15% extra pixels (7x7 maps: 64 for
+// 49). Measured (1 thread, cpu ms, packed vs pixels): 960->320 7x7 0.203 vs
+// 0.264, 576->160 7x7 0.063 vs 0.079; 14x14 even or worse (96->576: 0.173
+// vs 0.154).
+bool pointwisePrefersPacked(int64_t pixels);
+Kernel buildPointwiseConvPacked(const Shape &x, const Shape &weight, const Shape &packed,
+                                bool hasBias, ActivationSpec act, const Shape &out,
+                                const Halide::Target &t, bool hasResidual = false);
+
 // Batched matrix product of rank-3 tensors (the caller flattens leading
 // dims into B, which may be kDynamic).
 // args: a [B,M,K], b [B,K,P] (or [B,P,K] with transposeB). out [B,M,P].

@@ -78,6 +78,22 @@ struct Pool2dAttrs {
 Kernel buildDense(const Shape &x, const Shape &weight, bool hasBias, ActivationSpec act,
                   const Shape &out, const Halide::Target &t, bool hasResidual = false);
 
+// The dense layer on a weight packed once, at load time, into panels of
+// output units (DensePacked.cpp): the lowering runs it for weights (and
+// tensors computed from them only).
+// The packed shape for a weight [out, in]: [ceil(out/ob), in, ob], ob =
+// min(out, 32) output units per panel.
+Shape densePackedWeightShape(const Shape &weight);
+// args: weight [out, in]. out `packed` (densePackedWeightShape(weight)):
+// packed[p, k, l] = weight[p*ob + l, k], 0 where p*ob + l >= out.
+Kernel buildDenseWeightPack(const Shape &weight, const Shape &packed, const Halide::Target &t);
+// args: x [N,in], packed weight (buildDenseWeightPack of a weight of shape
+// `weight`), bias [out] if hasBias, residual [N,out] if hasResidual. Same
+// result as buildDense.
+Kernel buildDensePacked(const Shape &x, const Shape &weight, const Shape &packed, bool hasBias,
+                        ActivationSpec act, const Shape &out, const Halide::Target &t,
+                        bool hasResidual = false);
+
 // args: x [N,C,H,W], weight [O,C/groups,KH,KW], bias [O] if hasBias,
 // residual [N,O,OH,OW] if hasResidual. Zero padding; y = act(conv + b +
 // residual), out [N,O,OH,OW] with OH = (H+pt+pb-dh*(KH-1)-1)/sh + 1.

@@ -1,0 +1,216 @@
+// Dense layer on a weight packed at load time into panels of output units:
+// an outer-product GEMM micro-kernel (the layout of buildMatmul's, without
+// a transposed copy per call).
+#include "Kernels.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+namespace dnnc::kernels {
+
+using namespace Halide;
+using namespace detail;
+
+namespace {
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Output units per panel, from the shapes only (the packed layout is fixed
+// when the model is lowered, before a target is chosen): two AVX-512 or four
+// AVX2 vectors; a layer narrower than that is one panel.
+int64_t panelWidth(int64_t units) { return std::min<int64_t>(units, 32); }
+
+void checkPackedShapes(const Shape &weight, const Shape &packed) {
+  checkShape(weight, 2, "dense weight");
+  if (weight[0] == kDynamic)
+    throw std::invalid_argument("dnnc kernels: dense weight must be static");
+  checkSameShape(densePackedWeightShape(weight), packed, "packed dense weight");
+}
+
+// CPU schedule. A tile is tm rows of x by gp panels (gp * ob units) of the
+// output, whose accumulators (tm * gp * ob / vec vectors) stay in registers
+// for the whole reduction; per step k it loads gp * ob / vec weight vectors
+// (one contiguous run per panel) and broadcasts tm values of x (a memory
+// operand of the FMA on AVX-512). Tiles are ordered panel group outer, row
+// block inner, so a panel group (in * gp * ob floats) stays in L2 while
+// every row block reads it. Tasks: consecutive tiles of ~128K MACs, so
+// small layers run on one thread (a wake-up costs more than their work).
+void scheduleDensePacked(Func y, Func acc, RDom k, int64_t in, int64_t units, int64_t batch,
+                         int64_t ob, bool hasTail, const Target &t) {
+  const int vec = t.natural_vector_size<float>();
+  const int budget = vec >= 16 ? 24 : 12; // accumulator registers
+  // A panel is whole vectors, or (a layer narrower than 32 units) one vector
+  // of ob lanes, which LLVM splits as it must.
+  const int lanes = static_cast<int>(ob % vec == 0 ? vec : ob);
+  const int vecsPerPanel = static_cast<int>(ceilDiv(ob, vec));
+  const int64_t panels = ceilDiv(units, ob);
+
+  // gp x tm: at least ~8 accumulators to hide the FMA latency, no more than
+  // the budget; then the least over-compute of the ShiftInwards row split,
+  // then fewer loads per FMA, a weight vector counting twice a broadcast of
+  // x: the panels stream from L2 (784->256: 800 KB), the x rows of a tile
+  // stay in L1. gp divides the number of panels, so that every
+  // tile computes whole panels; minGp <= gp <= maxGp. Returns whether some
+  // gp in that range divides the panels.
+  auto pick = [&](int64_t rows, int minGp, int maxGp, int &gpBest, int &tmBest) {
+    double bestCost = std::numeric_limits<double>::max();
+    gpBest = tmBest = 1;
+    for (int gp = static_cast<int>(std::min<int64_t>(panels, minGp));
+         gp <= std::min<int64_t>(panels, maxGp); ++gp)
+      for (int tm = 1; panels % gp == 0 && tm <= std::min<int64_t>(rows, 16); ++tm) {
+        const int accs = gp * vecsPerPanel * tm;
+        if (accs > budget)
+          continue;
+        const double rowWork = double(ceilDiv(rows, tm) * tm) / double(rows);
+        const double loads = double(2 * gp * vecsPerPanel + tm) / accs;
+        const double cost = rowWork * (1.0 + 0.5 * loads) * std::max(1.0, 8.0 / accs);
+        if (cost < bestCost - 1e-9) {
+          bestCost = cost;
+          gpBest = gp;
+          tmBest = tm;
+        }
+      }
+    return bestCost < std::numeric_limits<double>::max();
+  };
+  // A dynamic batch compiles a row-tiled and a one-row (GEMV) specialization
+  // that share the accumulator Func and so its panel-group size: at most ~4
+  // weight vectors per step, which suits both (the GEMV is bound by reading
+  // the weights anyway). Measured (1 thread, AVX-512 host, cpu ms): 784->256
+  // batch 32: gp 1 x tm 8: 0.077, gp 2 x tm 4: 0.081, gp 3 x tm 4: 0.080,
+  // gp 1 x tm 12: 0.083, gp 1 x tm 16: 0.10, gp 4 x tm 2: 0.11. Re-measured
+  // with a dynamic batch: gp 1 x tm 8: 0.078 (batch 8: 0.0195), gp 2 x tm 5
+  // (the choice before weights counted twice and rows were 64): 0.084
+  // (batch 8: 0.0245), gp 2 x tm 4: 0.082, gp 1 x tm 6: 0.094. Rows are
+  // picked for 32 (the usual benchmark batch): tm = 5, 6 or 12 leave a
+  // partial tile there.
+  int gp = 1, tm = 1, tmGemv = 1;
+  if (batch == kDynamic) {
+    // At least 4 weight vectors per step where the layer has them: the GEMV
+    // specialization's only accumulators. Measured (interleaved, cpu ms,
+    // 784->256): gp 1 x tm 8: batch 32 0.087, batch 1 0.0085 (2 FMA chains:
+    // latency-bound); gp 2 x tm 4: 0.094 and 0.0060. The batch-1 loss is
+    // the larger one.
+    const int gemvGp = std::max(1, 4 / vecsPerPanel);
+    if (!pick(32, gemvGp, gemvGp, gp, tm))
+      pick(32, 1, gemvGp, gp, tm);
+  } else {
+    pick(batch, 1, 8, gp, tm);
+  }
+
+  Var o = y.args()[0], n = y.args()[1];
+  Var po("po"), pi("pi"), pg("pg"), pgi("pgi"), no("no"), ni("ni"), tile("tile"), task("task"),
+      ti("ti");
+  Var l = acc.args()[0], p = acc.args()[1], an = acc.args()[2];
+
+  auto tileSchedule = [&](Stage s, int rows) {
+    s.split(o, po, pi, static_cast<int>(ob),
+            hasTail ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards)
+        .split(po, pg, pgi, gp, TailStrategy::GuardWithIf)
+        .split(n, no, ni, rows, TailStrategy::ShiftInwards)
+        .reorder(pi, ni, pgi, no, pg)
+        .vectorize(pi, lanes)
+        .unroll(pi)
+        .unroll(ni)
+        .unroll(pgi)
+        .fuse(no, pg, tile);
+    const int64_t macsPerTile = std::max<int64_t>(1, in * gp * ob * rows);
+    const int tilesPerTask = static_cast<int>(std::max<int64_t>(1, (1 << 17) / macsPerTile));
+    s.split(tile, task, ti, tilesPerTask, TailStrategy::GuardWithIf).parallel(task);
+  };
+  if (batch == kDynamic && tm > 1) {
+    Expr N = y.output_buffer().dim(1).extent();
+    tileSchedule(y.specialize(N >= tm), tm);
+    tileSchedule(y, tmGemv);
+  } else {
+    tileSchedule(y, tm);
+  }
+
+  // Whole panels, also for the last one of a layer whose units are not a
+  // multiple of ob (its padding units have zero weights): constant extents
+  // (Halide cannot prove them through the guarded splits), so that the
+  // accumulators are registers.
+  acc.compute_at(y, ti)
+      .align_bounds(l, static_cast<int>(ob))
+      .bound_extent(l, static_cast<int>(ob))
+      .bound_extent(p, gp);
+  acc.vectorize(l, lanes).unroll(l).unroll(p).unroll(an);
+  acc.update()
+      .reorder(l, an, p, k.x)
+      .vectorize(l, lanes)
+      .unroll(l)
+      .unroll(p)
+      .unroll(an);
+}
+
+} // namespace
+
+Shape densePackedWeightShape(const Shape &weight) {
+  if (weight.size() != 2 || weight[0] < 1 || weight[1] < 1)
+    throw std::invalid_argument("dnnc kernels: dense weight must be a static [out, in]");
+  const int64_t ob = panelWidth(weight[0]);
+  return {ceilDiv(weight[0], ob), weight[1], ob};
+}
+
+Kernel buildDenseWeightPack(const Shape &weight, const Shape &packed, const Target &t) {
+  requireCpuTarget(t, "dense weight pack");
+  checkPackedShapes(weight, packed);
+  const int64_t units = weight[0], ob = packed[2];
+  ImageParam w(Float(32), 2, "weight");
+  Var l("l"), k("k"), p("p");
+  Func pack(funcName("dense_pack"));
+  Expr unit = p * int(ob) + l;
+  pack(l, k, p) = select(unit < int(units), w(k, min(unit, int(units) - 1)), 0.0f);
+  constrainDense(w, weight);
+  constrainDense(pack.output_buffer(), packed);
+  // Runs once, at load time: simple, parallel over panels.
+  pack.parallel(p);
+  return makeKernel(pack, {w});
+}
+
+Kernel buildDensePacked(const Shape &x, const Shape &weight, const Shape &packed, bool hasBias,
+                        ActivationSpec act, const Shape &out, const Target &t, bool hasResidual) {
+  requireCpuTarget(t, "dense");
+  checkShape(x, 2, "dense input");
+  checkPackedShapes(weight, packed);
+  checkSameShape({x[1]}, {weight[1]}, "dense weight in-features");
+  checkSameShape({x[0], weight[0]}, out, "dense result");
+  const int64_t in = x[1], units = weight[0], ob = packed[2];
+
+  ImageParam xin(Float(32), 2, "x"), wp(Float(32), 3, "packed_weight"), b(Float(32), 1, "bias"),
+      res(Float(32), 2, "residual");
+  Var o("o"), n("n"), l("l"), p("p");
+  RDom k(0, static_cast<int>(in), "k");
+
+  // Algorithm: acc(l, p, n) is output unit p * ob + l of row n (the padding
+  // units of the last panel have zero weights).
+  Func acc(funcName("dense_acc"));
+  acc(l, p, n) = 0.0f;
+  acc(l, p, n) += wp(l, k, p) * xin(k, n);
+  Expr v = acc(o % int(ob), o / int(ob), n);
+  if (hasBias)
+    v += b(o);
+  if (hasResidual)
+    v += res(o, n);
+  Func y(funcName("dense"));
+  y(o, n) = applyActivation(v, act);
+
+  constrainDense(xin, x);
+  constrainDense(wp, packed);
+  if (hasBias)
+    constrainDense(b, {units});
+  if (hasResidual)
+    constrainDense(res, out);
+  constrainDense(y.output_buffer(), out);
+
+  scheduleDensePacked(y, acc, k, in, units, x[0], ob, units % ob != 0, t);
+
+  std::vector<ImageParam> inputs{xin, wp};
+  if (hasBias)
+    inputs.push_back(b);
+  if (hasResidual)
+    inputs.push_back(res);
+  return makeKernel(y, inputs);
+}
+
+} // namespace dnnc::kernels
