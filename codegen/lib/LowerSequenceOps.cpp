@@ -6,6 +6,9 @@
 // when it returns sequences), so a step reads the row slice t-1 and writes
 // the slice t, at constant byte offsets that the loop advances.
 //
+// W_hh and b_hh are packed once, when the weights are loaded, into the
+// unit-blocked layout the step kernel streams (SequenceKernels.h).
+//
 // The input projection x W_ih^T + b_ih is computed per step inside the loop
 // for a plain rnn/lstm/gru op (-O0), and once for all steps by a GEMM before
 // the loop for the `recurrence` op that dnn-unroll-recurrence makes.
@@ -85,6 +88,29 @@ LogicalResult lowerRecurrentLayer(LoweringContext &ctx, const RecurrentLayer &l)
     proj = ctx.scratch({batch, GH});
   }
 
+  // W_hh (and b_hh) packed for the step kernel, once when the weights are
+  // loaded (at run time, before the loop, should W_hh be computed by the
+  // model itself).
+  k::Cell cell = l.cell;
+  bool hhBias = l.bHh >= 0;
+  std::vector<TensorRef> packArgs{ctx.operand(l.wHh)};
+  if (hhBias)
+    packArgs.push_back(ctx.operand(l.bHh));
+  std::vector<int64_t> packedShape = k::packedRecurrentWeightShape(cell, H);
+  KernelBuilder buildPack = [=](const Halide::Target &tg) {
+    return k::buildPackRecurrentWeights(cell, H, hhBias, tg);
+  };
+  bool fromWeights = llvm::all_of(packArgs, [](const TensorRef &ref) {
+    return ref.kind == TensorRef::Kind::Weight || ref.kind == TensorRef::Kind::Derived;
+  });
+  TensorRef packed;
+  if (fromWeights) {
+    packed = ctx.loadTime("pack_w_hh", buildPack, packArgs, packedShape);
+  } else {
+    packed = ctx.scratch(packedShape);
+    ctx.call("pack_w_hh", buildPack, packArgs, {packed});
+  }
+
   int64_t first = l.reverse ? T - 1 : 0, dir = l.reverse ? -1 : 1;
   // One step: the projection of step t (unless hoisted), then the step
   // kernel reading the state of `prev` (a slice of hs/cs, or h0/c0).
@@ -118,17 +144,13 @@ LogicalResult lowerRecurrentLayer(LoweringContext &ctx, const RecurrentLayer &l)
     std::vector<TensorRef> args{xproj, hPrev};
     if (lstm)
       args.push_back(cPrev);
-    args.push_back(ctx.operand(l.wHh));
-    if (l.bHh >= 0)
-      args.push_back(ctx.operand(l.bHh));
+    args.push_back(packed);
     std::vector<TensorRef> outs{hOut};
     if (lstm)
       outs.push_back(cOut);
-    k::Cell cell = l.cell;
-    bool bias = l.bHh >= 0;
     ctx.call(role,
              [=](const Halide::Target &tg) {
-               return k::buildRecurrentStep(cell, batch, H, bias, layout, tg);
+               return k::buildRecurrentStep(cell, batch, H, layout, tg);
              },
              args, outs);
   };

@@ -1,5 +1,6 @@
 // One time step of a recurrent layer (RNN, LSTM, GRU): h_prev W_hh^T + b_hh
-// as a register-blocked GEMV/GEMM, fused with the gate math.
+// as a register-blocked GEMM on weights packed at load time, fused with the
+// gate math.
 #include "SequenceKernels.h"
 
 #include <algorithm>
@@ -24,6 +25,13 @@ int gateCount(Cell cell) {
     return 3;
   }
   throw std::invalid_argument("dnnc kernels: unknown recurrent cell");
+}
+
+Shape packedRecurrentWeightShape(Cell cell, int64_t hidden) {
+  if (hidden < 1)
+    throw std::invalid_argument("dnnc kernels: recurrent hidden size must be >= 1");
+  return {(hidden + kRecurrentUnitBlock - 1) / kRecurrentUnitBlock, hidden + 1, gateCount(cell),
+          kRecurrentUnitBlock};
 }
 
 namespace {
@@ -62,129 +70,158 @@ void constrainRows(OutputImageParam p, int64_t rows, int64_t width, int64_t rowS
     p.dim(1).set_bounds(0, static_cast<int>(rows));
 }
 
-// Largest power of two <= limit that divides `extent` (1 at least).
-int powerOfTwoDivisor(int extent, int limit) {
-  int f = 1;
-  while (f * 2 <= limit && extent % (f * 2) == 0)
-    f *= 2;
-  return f;
+// Largest divisor of `extent` that is <= limit (1 at least).
+int divisorAtMost(int extent, int limit) {
+  for (int f = std::max(1, std::min(extent, limit)); f > 1; --f)
+    if (extent % f == 0)
+      return f;
+  return 1;
 }
 
-// CPU schedule. w_hh [G*H, H] is contiguous along the reduction (H), so the
-// reduction is vectorized as in Dense: k is split into vector-wide chunks and
-// rfactor'ed into per-lane partial sums part(j, g, n, u), computed for a
-// register block of Tj adjacent weight rows (units j.. of one gate) x Tn batch
-// rows (each weight vector is reused Tn times, each h_prev vector Tj times),
-// then one horizontal sum per (j, g, n). No transposed weight copy: the weight
-// is read in its PyTorch layout every step.
-//
-// The output tile is one vector of hidden units x Tn batch rows. hh for all G
-// gates of those units lands in a small stack buffer (j innermost), gate by
-// gate, so the gate math (exp-based sigmoid/tanh) runs vectorized across
-// units. Tiles are parallel, grouped into tasks of >= ~64K MACs, so a small
-// step stays on one thread while H=256 at batch 1 still yields 4 tasks.
-//
-// Register blocks: AVX-512 Tj=4 x Tn=4 (16 accumulators + 8 operands of 32
-// registers); AVX2 Tj=2 x Tn=3 (6 + 5 of 16). A dynamic batch specializes
-// Tn = 4 / 3 / 2 / 1 (AVX2 3 / 2 / 1) by N, so that a batch of 2 or 3 does not
-// stream the weights once per row; the hh/part schedule is shared by the
-// branches and unrolls whatever block the branch gives it.
-//   Measured, H=256, dynamic batch, AVX-512 host (2-core VM shared with other
-//   jobs: best of 30 runs of 20-420 steps, 64-byte aligned buffers), us/step
-//   with 1 -> 2 threads:
-//     batch 1:  LSTM 8.3 -> 6.2, GRU 6.0 -> 4.7, RNN 1.8 -> 1.8 (one task);
-//     batch 4:  LSTM 21.0 -> 14.4, GRU 15.8 -> 10.7, RNN 5.0 -> 4.2;
-//     batch 32: LSTM 177 -> 111, GRU 130 -> 81, RNN 40 -> 27
-//   i.e. ~65 GFLOP/s at batch 1 (w_hh streamed from L2) and ~95-107 GFLOP/s
-//   per thread from batch 4 on. Unit-major blocks (1 unit x 4 gates) and
-//   longer batch blocks per tile (8-32 rows, weights reused from L1) were
-//   within noise of this schedule. A w_hh that is not 64-byte aligned made
-//   the batch-1 LSTM 1.7x slower (every load splits two cache lines); the
-//   dnnc runtime aligns its weights to 64 bytes. Task size at batch 1 with 2
-//   threads (static batch): 64K-MAC tasks (4 for the LSTM) 5.3 us/step vs
-//   16K (16 tasks) 6.1 us; the RNN's 64K MACs as one task 1.8 us vs 4 tasks
-//   2.4 us (waking the second thread costs more than it saves).
+// A register block: `rows` batch rows x `blocks` packed unit blocks.
+struct RegisterBlock {
+  int rows, blocks;
+};
+
+// CPU schedule. See the header comment of buildRecurrentStep for the packed
+// layout. A tile is `blocks` unit blocks (16 units each, all G gates) x
+// `rows` batch rows; its hh(u, g, jb, n) is accumulated in registers over k:
+// per k, the tile loads G*blocks weight vectors (contiguous in the packed
+// layout) and broadcasts `rows` h_prev values, then runs
+// G*blocks*rows*(16/lanes) FMAs. The gate math then runs vectorized across the
+// tile's units.
 void scheduleStep(Func step, Func hh, RDom k, Func cellState, int G, int64_t hidden,
                   int64_t batch, const Target &t) {
   const int vec = t.natural_vector_size<float>();
   const bool wide = vec >= 16;
+  const int U = kRecurrentUnitBlock;
+  const int lanes = std::min(vec, U);
   const int H = static_cast<int>(hidden);
-  const int lanesJ = std::min(H, vec); // one vector of hidden units per tile
-  const int lanesK = std::min(H, vec);
-  const int tj = powerOfTwoDivisor(lanesJ, wide ? 4 : 2);
-  const int tnBlock = wide ? 4 : 3;
+  const int J = (H + U - 1) / U;
+  const int perRowBlock = G * (U / lanes); // accumulators of one row of one block
+  const int budget = wide ? 24 : 12;       // accumulator registers (of 32 / 16)
+  const int maxRows = std::max(1, std::min(8, budget / perRowBlock));
 
-  RVar ko("ko"), ki("ki");
-  Var u("u");
-  hh.update().split(k.x, ko, ki, lanesK, TailStrategy::GuardWithIf);
-  Func part = hh.update().rfactor(ki, u);
+  // With H not a multiple of 16 the last tile is guarded: one block per tile
+  // keeps the region of hh (whole blocks) the same in every tile.
+  auto blockFor = [&](int rows) {
+    int blocks = H % U == 0 ? divisorAtMost(J, std::max(1, budget / (perRowBlock * rows))) : 1;
+    return RegisterBlock{rows, blocks};
+  };
 
   Var j = step.args()[0], n = step.args()[1];
-  Var g = hh.args()[1];
-  Var jo("jo"), ji("ji"), no("no"), ni("ni"), tile("tile"), task("task"), tt("tt");
-  Var jb("jblock"), jj("jj");
+  Var u = hh.args()[0], g = hh.args()[1], jb = hh.args()[2], hn = hh.args()[3];
+  Var jo("jo"), ji("ji"), jv("jv"), jl("jl"), no("no"), ni("ni"), tile("tile"), task("task"),
+      tt("tt");
 
-  auto tileSchedule = [&](Stage s, int tn) {
-    s.split(j, jo, ji, lanesJ, TailStrategy::ShiftInwards)
-        .split(n, no, ni, tn, TailStrategy::ShiftInwards)
-        .reorder(ji, ni, jo, no)
-        .vectorize(ji)
-        .unroll(ni)
-        .fuse(jo, no, tile);
-    const int64_t macsPerTile = static_cast<int64_t>(lanesJ) * G * tn * hidden;
-    const int64_t tilesPerTask = std::max<int64_t>(1, (int64_t(1) << 16) / macsPerTile);
-    s.split(tile, task, tt, static_cast<int>(tilesPerTask), TailStrategy::GuardWithIf)
-        .parallel(task);
+  auto tileSchedule = [&](Stage s, RegisterBlock b) {
+    s.split(j, jo, ji, U * b.blocks, TailStrategy::GuardWithIf)
+        .split(n, no, ni, b.rows, TailStrategy::ShiftInwards)
+        .split(ji, jv, jl, lanes)
+        .reorder(jl, jv, ni, no, jo)
+        .vectorize(jl)
+        .unroll(ni);
+    // Halide 14 drops the guarded last block when the vectors of a block are
+    // unrolled (seen on AVX2, H = 37), so they stay a loop there.
+    if (H % U == 0)
+      s.unroll(jv);
+    // Tasks of >= ~64K MACs (per row block), a whole number of tiles each
+    // (an uneven split next to the guarded last block lost it too).
+    const int tiles = (J + b.blocks - 1) / b.blocks;
+    const int64_t macsPerTile = static_cast<int64_t>(U) * b.blocks * G * b.rows * hidden;
+    const int tilesPerTask = divisorAtMost(
+        tiles, static_cast<int>(std::max<int64_t>(1, (int64_t(1) << 16) / macsPerTile)));
+    s.split(jo, task, tt, tilesPerTask).parallel(task);
   };
   if (batch == kDynamic) {
     Expr N = step.output_buffers()[0].dim(1).extent();
-    for (int tn = tnBlock; tn >= 2; --tn)
-      tileSchedule(step.specialize(N >= tn), tn);
-    tileSchedule(step, 1);
+    // Row blocks maxRows, about half of it and 2 for the batches that reach
+    // them, single rows otherwise.
+    int previous = maxRows + 1;
+    for (int r : {maxRows, (maxRows + 1) / 2, 2})
+      if (r >= 2 && r < previous) {
+        tileSchedule(step.specialize(N >= r), blockFor(r));
+        previous = r;
+      }
+    tileSchedule(step, blockFor(1));
   } else {
-    tileSchedule(step, static_cast<int>(std::min<int64_t>(batch, tnBlock)));
+    tileSchedule(step, blockFor(pickTile(batch, maxRows)));
   }
 
-  // hh(j, g, n) of the tile, gate-major: blocks of Tj adjacent weight rows.
-  hh.compute_at(step, tt).vectorize(j);
+  Var uv("uv"), ul("ul");
+  hh.compute_at(step, no)
+      .bound(u, 0, U)
+      .split(u, uv, ul, lanes)
+      .vectorize(ul)
+      .unroll(uv)
+      .unroll(g)
+      .unroll(jb)
+      .unroll(hn);
   hh.update()
-      .split(j, jb, jj, tj)
-      .reorder(ki, jj, n, jb, g)
-      .atomic()
-      .vectorize(ki)
-      .unroll(jj)
-      .unroll(n);
-  // part(j, g, n, u): the register block, lanes innermost.
-  part.compute_at(hh, jb).reorder_storage(u, j, g, n).vectorize(u).unroll(j).unroll(n);
-  part.update().reorder(u, j, n, ko).vectorize(u).unroll(j).unroll(n);
+      .split(u, uv, ul, lanes)
+      .reorder(ul, uv, g, jb, hn, k.x)
+      .vectorize(ul)
+      .unroll(uv)
+      .unroll(g)
+      .unroll(jb)
+      .unroll(hn);
   // The LSTM cell state feeds both outputs: computed once per tile.
   if (cellState.defined())
-    cellState.compute_at(step, tt).vectorize(j);
+    cellState.compute_at(step, no).vectorize(step.args()[0], lanes, TailStrategy::GuardWithIf);
 }
 
 } // namespace
 
-Kernel buildRecurrentStep(Cell cell, int64_t batch, int64_t hidden, bool hasBias,
-                          const StepLayout &layout, const Target &t) {
+Kernel buildPackRecurrentWeights(Cell cell, int64_t hidden, bool hasBias, const Target &t) {
+  requireCpuTarget(t, "recurrent weight packing");
+  const Shape packed = packedRecurrentWeightShape(cell, hidden);
+  const int G = gateCount(cell), H = static_cast<int>(hidden), U = kRecurrentUnitBlock;
+  ImageParam w(Float(32), 2, "w_hh"), b(Float(32), 1, "b_hh");
+  Var u("u"), g("g"), k("k"), jb("jb");
+  Expr unit = jb * U + u;
+  Expr row = g * H + min(unit, H - 1); // clamped: padding units read a real row
+  Expr weight = w(min(k, H - 1), row);
+  Expr value = select(k < H, weight, hasBias ? b(row) : Expr(0.0f));
+  Func pack(funcName("rnn_pack_w_hh"));
+  pack(u, g, k, jb) = select(unit < H, value, 0.0f);
+
+  const int64_t GH = static_cast<int64_t>(G) * hidden;
+  constrainDense(w, {GH, hidden});
+  if (hasBias)
+    constrainDense(b, {GH});
+  constrainDense(pack.output_buffer(), packed);
+
+  // Load time only: vectorized across the 16 units of a block (a strided
+  // gather from w_hh), blocks in parallel.
+  pack.vectorize(u, std::min(U, t.natural_vector_size<float>())).parallel(jb);
+
+  std::vector<ImageParam> inputs{w};
+  if (hasBias)
+    inputs.push_back(b);
+  return makeKernel(pack, inputs);
+}
+
+Kernel buildRecurrentStep(Cell cell, int64_t batch, int64_t hidden, const StepLayout &layout,
+                          const Target &t) {
   requireCpuTarget(t, "recurrent step");
   const int G = gateCount(cell);
   if (batch != kDynamic && batch < 1)
     throw std::invalid_argument("dnnc kernels: recurrent step batch must be >= 1 or kDynamic");
-  if (hidden < 1)
-    throw std::invalid_argument("dnnc kernels: recurrent step hidden size must be >= 1");
+  const Shape packed = packedRecurrentWeightShape(cell, hidden); // checks hidden
   const bool lstm = cell == Cell::Lstm;
-  const int H = static_cast<int>(hidden);
+  const int H = static_cast<int>(hidden), U = kRecurrentUnitBlock;
 
   ImageParam xproj(Float(32), 2, "xproj"), hPrev(Float(32), 2, "h_prev"),
-      cPrev(Float(32), 2, "c_prev"), w(Float(32), 2, "w_hh"), b(Float(32), 1, "b_hh");
-  Var j("j"), g("g"), n("n");
+      cPrev(Float(32), 2, "c_prev"), w(Float(32), 4, "w_packed");
+  Var j("j"), n("n"), u("u"), g("g"), jb("jb"), hn("hn");
   RDom k(0, H, "k");
 
-  // Algorithm. hh(j, g, n) = (h_prev W_hh^T + b_hh)[n, g*H + j].
+  // Algorithm. hh(u, g, jb, n) = (h_prev W_hh^T + b_hh)[n, g*H + jb*16 + u]
+  // (row H of the packed weights holds b_hh).
   Func hh(funcName("rnn_step_hh"));
-  hh(j, g, n) = hasBias ? b(g * H + j) : Expr(0.0f);
-  hh(j, g, n) += w(k, g * H + j) * hPrev(k, n);
-  auto pre = [&](int gate) { return xproj(gate * H + j, n) + hh(j, gate, n); };
+  hh(u, g, jb, hn) = w(u, g, H, jb);
+  hh(u, g, jb, hn) += w(u, g, k, jb) * hPrev(k, hn);
+  auto pre = [&](int gate) { return xproj(gate * H + j, n) + hh(j % U, gate, j / U, n); };
 
   Func step, cellState;
   switch (cell) {
@@ -207,7 +244,7 @@ Kernel buildRecurrentStep(Cell cell, int64_t batch, int64_t hidden, bool hasBias
     step = Func(funcName("gru_step"));
     Expr r = sigmoidOf(pre(0)), z = sigmoidOf(pre(1));
     // The reset gate scales only the hidden half (W_hn h + b_hn).
-    Expr candidate = tanhOf(xproj(2 * H + j, n) + r * hh(j, 2, n));
+    Expr candidate = tanhOf(xproj(2 * H + j, n) + r * hh(j % U, 2, j / U, n));
     step(j, n) = (1.0f - z) * candidate + z * hPrev(j, n);
     break;
   }
@@ -221,9 +258,7 @@ Kernel buildRecurrentStep(Cell cell, int64_t batch, int64_t hidden, bool hasBias
     constrainRows(cPrev, batch, hidden, layout.cPrevRowStride, "c_prev");
     constrainRows(step.output_buffers()[1], batch, hidden, layout.cOutRowStride, "c_t", false);
   }
-  constrainDense(w, {gateRows, hidden});
-  if (hasBias)
-    constrainDense(b, {gateRows});
+  constrainDense(w, packed);
 
   scheduleStep(step, hh, k, cellState, G, hidden, batch, t);
 
@@ -231,8 +266,6 @@ Kernel buildRecurrentStep(Cell cell, int64_t batch, int64_t hidden, bool hasBias
   if (lstm)
     inputs.push_back(cPrev);
   inputs.push_back(w);
-  if (hasBias)
-    inputs.push_back(b);
   return makeKernel(step, inputs);
 }
 
