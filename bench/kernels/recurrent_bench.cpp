@@ -6,6 +6,9 @@
 // (and per step) over the repetitions.
 //
 //   recurrent_bench CELL H N T THREADS [REPS]     CELL: lstm | gru | rnn
+//   env: BENCH_DENSE_STATE=1 (h/c in two dense [N, H] buffers, as the lowering
+//   keeps a state that is not returned), BENCH_TIME_MAJOR=1 (xproj [T, N, G*H]),
+//   BENCH_ASM=1 BENCH_KEEP=1 (keep the kernels' assembly in /tmp)
 //
 // Not part of the test suite; build by hand, e.g.
 //   g++ -O2 -std=c++17 -fexceptions -I codegen/lib/kernels -isystem /usr/include/halide14 \
@@ -92,8 +95,12 @@ int main(int argc, char **argv) {
   // instead of living in [N, T, H] sequences.
   const bool denseState = getenv("BENCH_DENSE_STATE") != nullptr;
   const int64_t seqStride = denseState ? H : T * H;
-  const StepLayout first{T * GH, H, H, seqStride, seqStride},
-      next{T * GH, seqStride, seqStride, seqStride, seqStride};
+  // BENCH_TIME_MAJOR=1: xproj laid out [T, N, G*H] (each step's rows dense)
+  // instead of batch-first [N, T, G*H].
+  const bool timeMajor = getenv("BENCH_TIME_MAJOR") != nullptr;
+  const int64_t xprojStride = timeMajor ? GH : T * GH;
+  const StepLayout first{xprojStride, H, H, seqStride, seqStride},
+      next{xprojStride, seqStride, seqStride, seqStride, seqStride};
   struct Item {
     Kernel k;
     const char *name;
@@ -143,7 +150,7 @@ int main(int argc, char **argv) {
   Strided args[6];
   auto runStep = [&](int64_t t) {
     const bool isFirst = t == 0;
-    describe(args[0], xproj + t * GH, {N, GH}, {T * GH, 1});
+    describe(args[0], xproj + t * (timeMajor ? N * GH : GH), {N, GH}, {xprojStride, 1});
     // Slice t of a state sequence (or ping-pong buffer t % 2).
     auto slice = [&](float *seq, int64_t step) {
       return denseState ? seq + (step % 2) * N * H : seq + step * H;
