@@ -36,26 +36,53 @@ Shape packedRecurrentWeightShape(Cell cell, int64_t hidden) {
 
 namespace {
 
-// 1 / x for x >= 1 (the denominators below): the hardware reciprocal
-// estimate (12 bits) refined by one Newton step to ~23 bits, a few cycles per
-// vector where a vector division blocks the divider for ~10-16.
-Expr reciprocalOf(const Expr &x) {
+// 1 / x for x >= 1 (the denominators below). Halide 14 lowers fast_inverse
+// to the 8-lane rcpps, so a 16-lane vector costs two estimates plus the
+// extract/insert around them: with AVX-512 a plain vector division is
+// cheaper (LSTM step H = 16, N = 256, T = 4, gate math dominated: 0.048 ->
+// 0.046 ms, GRU 0.038 -> 0.0355). With 8 lanes the estimate (12 bits)
+// refined by one Newton step to ~23 bits stays, as first measured there.
+Expr reciprocalOf(const Expr &x, bool divide) {
+  if (divide)
+    return 1.0f / x;
   Expr r = fast_inverse(x);
   return r * (2.0f - x * r);
 }
 
-// Halide's tanh is a scalar libm call per lane (measured 11.5 ns/element
-// vectorized vs 0.46 ns for the form below), while its exp is a vectorizable
-// polynomial. Its exp returns garbage (0) for |x| far beyond the float range
-// (1e30, inf), hence the clamps: at |x| = 88 the results are already 0 / 1 /
-// +-1 to float precision.
-Expr sigmoidOf(const Expr &x) { return reciprocalOf(1.0f + exp(-clamp(x, -88.0f, 88.0f))); }
-
-Expr tanhOf(const Expr &x) {
-  Expr e = exp(-min(2.0f * abs(x), 88.0f)); // in (0, 1]: no overflow
-  Expr magnitude = (1.0f - e) * reciprocalOf(1.0f + e);
-  return select(x < 0.0f, -magnitude, magnitude);
+// e^x for x in [-87, 87] (the callers clamp): Cody-Waite reduction to
+// r = x - k ln2 with k = round(x / ln2), |r| <= ln2/2, Cephes' degree-7
+// polynomial for e^r (~1 ulp), and 2^k built in the exponent bits (k + 127
+// stays in [1, 253]). Halide's own exp (a floor-based reduction, a longer
+// polynomial and selects for overflow and underflow) took the step above
+// from 0.046 to 0.050 ms (LSTM) and 0.0355 to 0.0376 ms (GRU).
+Expr expOf(const Expr &x) {
+  Expr k = round(x * 1.44269504088896341f);
+  Expr r = x - k * 0.693359375f + k * 2.12194440e-4f;
+  Expr p = 1.9875691500e-4f;
+  for (float c : {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f,
+                  5.0000001201e-1f})
+    p = p * r + c;
+  Expr er = p * (r * r) + r + 1.0f;
+  Expr twoToK = reinterpret<float>((cast<int32_t>(k) + 127) << 23);
+  return er * twoToK;
 }
+
+// The gate nonlinearities. Halide's tanh is a scalar libm call per lane
+// (measured 11.5 ns/element vectorized vs 0.46 ns for an exp-based form). The
+// clamps keep expOf's argument in range: at |x| = 87 (43.5 for tanh) the
+// results are already 0 / 1 / +-1 to float precision.
+struct GateMath {
+  bool divide; // reciprocalOf by division (16-lane vectors)
+  Expr sigmoid(const Expr &x) const {
+    return reciprocalOf(1.0f + expOf(-clamp(x, -87.0f, 87.0f)), divide);
+  }
+  // tanh(x) = 2 sigmoid(2x) - 1: one exponential and one reciprocal. Near 0
+  // its absolute error (~1e-7) is that of (1 - e^-2|x|) / (1 + e^-2|x|), the
+  // form used before.
+  Expr tanh(const Expr &x) const {
+    return 2.0f * reciprocalOf(1.0f + expOf(clamp(x, -43.5f, 43.5f) * -2.0f), divide) - 1.0f;
+  }
+};
 
 // A [rows, width] buffer whose rows are `rowStride` elements apart. Halide
 // forbids bounds on the second output of a Tuple Func (they equal the
@@ -104,17 +131,20 @@ struct RegisterBlock {
 // loaded host):
 //   LSTM batch 1:  0.373 ms/layer (7.5 us/step, 70 GFLOP/s). A step streams
 //     the 1 MB of packed W_hh from L2 at ~140 GB/s: L2-bandwidth bound, not
-//     FMA bound. Two threads: 0.254 ms best (1.47x; each core streams half).
+//     FMA bound (H = 384, 2.4 MB, no longer fits L2: 2.2 ms/layer). Two
+//     threads: 0.254 ms best (1.47x; each core streams half). Fewer blocks
+//     per tile (one weight stream instead of 4) measured slower: 0.40 ms.
 //   GRU batch 1:   0.276 ms/layer (5.5 us/step, 71 GFLOP/s), same bound.
 //   LSTM batch 32: 6.6-7.0 ms/layer (~136 us/step, ~123 GFLOP/s, 56% of the
-//     220 GFLOP/s peak). With the gate math replaced by plain products it
-//     takes 5.5 ms: the hh GEMM alone runs at ~153 GFLOP/s (69%), the 5
-//     exponentials per unit are the other ~20%. A Cephes-style exp (no
-//     overflow selects, shorter polynomial) with tanh = 2 sigmoid(2x) - 1
-//     (~20% fewer vector instructions by count of the source) gave no gain
-//     beyond the +-10% noise, so Halide's exp stays. Weight chunks of 16 KB
-//     instead of 32 KB: no measurable change either.
-//   GRU batch 32:  4.6-4.9 ms/layer (~96 us/step, ~130 GFLOP/s, 59%).
+//     220 GFLOP/s peak) with Halide's exp and rcpps reciprocals in the gates.
+//     With the gate math replaced by plain products it takes 5.5 ms: the hh
+//     GEMM alone runs at ~153 GFLOP/s (69%; the FMA peak measured on the
+//     loaded host at the time: 206), the 5 exponentials per unit are the
+//     other ~20%. The GateMath forms (expOf, division) took 8.4-9.4 ms to
+//     7.1-8.5 ms in interleaved pairs (a slower hour of the host).
+//     Weight chunks of 16 KB instead of 32 KB: no measurable change.
+//   GRU batch 32:  4.6-4.9 ms/layer (~96 us/step, ~130 GFLOP/s, 59%); the
+//     GateMath forms: 5.0-6.3 -> 4.7-4.9 ms in interleaved pairs.
 void scheduleStep(Func step, Func hh, RDom k, Func cellState, int G, int64_t hidden,
                   int64_t batch, const Target &t) {
   const int vec = t.natural_vector_size<float>();
@@ -265,10 +295,11 @@ Kernel buildRecurrentStep(Cell cell, int64_t batch, int64_t hidden, const StepLa
   auto pre = [&](int gate) { return xproj(gate * H + j, n) + hh(j % U, gate, j / U, n); };
 
   Func step, cellState;
+  const GateMath gm{t.natural_vector_size<float>() >= 16};
   switch (cell) {
   case Cell::RnnTanh:
     step = Func(funcName("rnn_tanh_step"));
-    step(j, n) = tanhOf(pre(0));
+    step(j, n) = gm.tanh(pre(0));
     break;
   case Cell::RnnRelu:
     step = Func(funcName("rnn_relu_step"));
@@ -277,15 +308,15 @@ Kernel buildRecurrentStep(Cell cell, int64_t batch, int64_t hidden, const StepLa
   case Cell::Lstm: {
     step = Func(funcName("lstm_step"));
     cellState = Func(funcName("lstm_cell_state"));
-    cellState(j, n) = sigmoidOf(pre(1)) * cPrev(j, n) + sigmoidOf(pre(0)) * tanhOf(pre(2));
-    step(j, n) = Tuple(sigmoidOf(pre(3)) * tanhOf(cellState(j, n)), cellState(j, n));
+    cellState(j, n) = gm.sigmoid(pre(1)) * cPrev(j, n) + gm.sigmoid(pre(0)) * gm.tanh(pre(2));
+    step(j, n) = Tuple(gm.sigmoid(pre(3)) * gm.tanh(cellState(j, n)), cellState(j, n));
     break;
   }
   case Cell::Gru: {
     step = Func(funcName("gru_step"));
-    Expr r = sigmoidOf(pre(0)), z = sigmoidOf(pre(1));
+    Expr r = gm.sigmoid(pre(0)), z = gm.sigmoid(pre(1));
     // The reset gate scales only the hidden half (W_hn h + b_hn).
-    Expr candidate = tanhOf(xproj(2 * H + j, n) + r * hh(j % U, 2, j / U, n));
+    Expr candidate = gm.tanh(xproj(2 * H + j, n) + r * hh(j % U, 2, j / U, n));
     step(j, n) = (1.0f - z) * candidate + z * hPrev(j, n);
     break;
   }

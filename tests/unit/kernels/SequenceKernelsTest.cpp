@@ -129,6 +129,7 @@ struct SequenceCase {
   Cell cell;
   int64_t n, hidden, features, steps;
   bool bias, reverse, dynamic, initialState;
+  double inputRange = 1.0; // x uniform in [-inputRange, inputRange]
 };
 
 // Runs a whole layer: xproj = x W_ih^T + b_ih for all steps (here by dnnref,
@@ -142,7 +143,7 @@ void checkSequence(const SequenceCase &c, unsigned seed) {
   // Weights of PyTorch's default init scale U(-1/sqrt(H), 1/sqrt(H)) keep
   // the pre-activations O(1), so all nonlinearities are exercised.
   const double w = 1.0 / std::sqrt(static_cast<double>(H));
-  dnnref::Tensor x = randomTensor({N, T, F}, seed);
+  dnnref::Tensor x = randomTensor({N, T, F}, seed, -c.inputRange, c.inputRange);
   dnnref::Tensor wIh = randomTensor({GH, F}, seed + 1, -w, w);
   dnnref::Tensor wHh = randomTensor({GH, H}, seed + 2, -w, w);
   dnnref::Tensor bIh = randomTensor({GH}, seed + 3, -w, w);
@@ -244,6 +245,20 @@ TEST(RecurrentStepKernel, LongLstmSequence) {
   guarded(testing::Message() << "lstm N=2 H=256 T=32", [&] {
     checkSequence({Cell::Lstm, 2, 256, 16, 32, true, false, true, true}, 7);
   });
+}
+
+// Saturated gates: inputs up to +-400 give pre-activations of up to a few
+// hundred, past the clamps of the exponentials (|x| > 87, 43.5 for tanh), so
+// every sigmoid and tanh also runs at 0 / 1 / +-1 and in between.
+TEST(RecurrentStepKernel, SaturatedGates) {
+  unsigned seed = 700;
+  for (Cell cell : {Cell::RnnTanh, Cell::Lstm, Cell::Gru}) {
+    SequenceCase c{cell, 3, 16, 16, 3, true, false, true, true};
+    c.inputRange = 400.0;
+    guarded(testing::Message() << cellName(cell) << " N=3 H=16 T=3 inputs +-400",
+            [&] { checkSequence(c, seed); });
+    seed += 10;
+  }
 }
 
 // The zoo's hidden size (16 blocks) at batch 1 (tiles of several blocks) and
