@@ -93,6 +93,26 @@ struct GateMath {
   Expr tanh(const Expr &x) const {
     return 2.0f * reciprocalOf(1.0f + expOf(clamp(x, -43.5f, 43.5f) * -2.0f), divide) - 1.0f;
   }
+  // The LSTM cell with 2 reciprocals instead of 5 (the divisions are ~15% of
+  // a gate-bound step; LSTM H = 16, N = 256, T = 4: 0.0426 -> 0.0396 ms in 3
+  // interleaved pairs, at H = 256 within the noise): with s(a) = 1 / (1 + e^-a) and tanh(a) =
+  // (1 - e^-2a) / (1 + e^-2a), and E = 1 + e:
+  //   c = s(f) c_prev + s(i) tanh(g)
+  //     = (c_prev Ei Eg + (1 - eg) Ef) / (Ef Ei Eg)
+  //   h = s(o) tanh(c) = (1 - ec) / (Eo Ec)
+  // The tighter clamps keep the products finite (Ef Ei Eg <= 3.4e29): s(25)
+  // is 1 in float and s(-25) = 1.4e-11 stands for anything smaller; tanh(9)
+  // is the largest float below 1, tanh(9.5) already rounds to 1.
+  Expr lstmCell(const Expr &ai, const Expr &af, const Expr &ag, const Expr &cPrev) const {
+    Expr ei = expOf(-clamp(ai, -25.0f, 25.0f)), ef = expOf(-clamp(af, -25.0f, 25.0f));
+    Expr eg = expOf(clamp(ag, -9.0f, 9.0f) * -2.0f);
+    Expr Ei = 1.0f + ei, Ef = 1.0f + ef, Eg = 1.0f + eg;
+    return (cPrev * (Ei * Eg) + (1.0f - eg) * Ef) * reciprocalOf(Ef * (Ei * Eg), divide);
+  }
+  Expr lstmHidden(const Expr &ao, const Expr &c) const {
+    Expr eo = expOf(-clamp(ao, -25.0f, 25.0f)), ec = expOf(clamp(c, -9.0f, 9.0f) * -2.0f);
+    return (1.0f - ec) * reciprocalOf((1.0f + eo) * (1.0f + ec), divide);
+  }
 };
 
 // A [rows, width] buffer whose rows are `rowStride` elements apart. Halide
@@ -319,8 +339,8 @@ Kernel buildRecurrentStep(Cell cell, int64_t batch, int64_t hidden, const StepLa
   case Cell::Lstm: {
     step = Func(funcName("lstm_step"));
     cellState = Func(funcName("lstm_cell_state"));
-    cellState(j, n) = gm.sigmoid(pre(1)) * cPrev(j, n) + gm.sigmoid(pre(0)) * gm.tanh(pre(2));
-    step(j, n) = Tuple(gm.sigmoid(pre(3)) * gm.tanh(cellState(j, n)), cellState(j, n));
+    cellState(j, n) = gm.lstmCell(pre(0), pre(1), pre(2), cPrev(j, n));
+    step(j, n) = Tuple(gm.lstmHidden(pre(3), cellState(j, n)), cellState(j, n));
     break;
   }
   case Cell::Gru: {
