@@ -79,6 +79,18 @@ private:
   std::map<std::string, Halide::Internal::Parameter> params_;
 };
 
+// A dense buffer of IR shape `shape` (any rank) over `base`.
+Buffer<float> packedView(float *base, const Shape &shape) {
+  std::vector<halide_dimension_t> dims(shape.size());
+  int32_t stride = 1;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    const int32_t extent = static_cast<int32_t>(shape[shape.size() - 1 - d]);
+    dims[d] = {0, extent, stride};
+    stride *= extent;
+  }
+  return Buffer<float>(base, static_cast<int>(dims.size()), dims.data());
+}
+
 std::vector<float> toFloats(const dnnref::Tensor &t) {
   return std::vector<float>(t.data.begin(), t.data.end());
 }
@@ -117,6 +129,7 @@ struct SequenceCase {
   Cell cell;
   int64_t n, hidden, features, steps;
   bool bias, reverse, dynamic, initialState;
+  double inputRange = 1.0; // x uniform in [-inputRange, inputRange]
 };
 
 // Runs a whole layer: xproj = x W_ih^T + b_ih for all steps (here by dnnref,
@@ -130,7 +143,7 @@ void checkSequence(const SequenceCase &c, unsigned seed) {
   // Weights of PyTorch's default init scale U(-1/sqrt(H), 1/sqrt(H)) keep
   // the pre-activations O(1), so all nonlinearities are exercised.
   const double w = 1.0 / std::sqrt(static_cast<double>(H));
-  dnnref::Tensor x = randomTensor({N, T, F}, seed);
+  dnnref::Tensor x = randomTensor({N, T, F}, seed, -c.inputRange, c.inputRange);
   dnnref::Tensor wIh = randomTensor({GH, F}, seed + 1, -w, w);
   dnnref::Tensor wHh = randomTensor({GH, H}, seed + 2, -w, w);
   dnnref::Tensor bIh = randomTensor({GH}, seed + 3, -w, w);
@@ -146,16 +159,21 @@ void checkSequence(const SequenceCase &c, unsigned seed) {
   xRows.data = x.data;
   std::vector<float> xproj = toFloats(dnnref::dense(xRows, wIh, c.bias ? &bIh : nullptr));
   std::vector<float> hSeq(N * T * H, std::nanf("")), cSeq(N * T * H, std::nanf(""));
-  std::vector<float> h0f = toFloats(h0), c0f = toFloats(c0), wHhf = toFloats(wHh),
-                     bHhf = toFloats(bHh);
+  std::vector<float> h0f = toFloats(h0), c0f = toFloats(c0);
 
   const int64_t batch = c.dynamic ? kDynamic : N;
   const StepLayout first{T * GH, H, H, T * H, T * H};
   const StepLayout next{T * GH, T * H, T * H, T * H, T * H};
-  StridedRunner firstStep(buildRecurrentStep(c.cell, batch, H, c.bias, first, host()));
-  StridedRunner nextStep(buildRecurrentStep(c.cell, batch, H, c.bias, next, host()));
-  Buffer<float> wBuf = rowsView(wHhf.data(), GH, H, H);
-  Buffer<float> bBuf(bHhf.data(), static_cast<int>(GH));
+  StridedRunner firstStep(buildRecurrentStep(c.cell, batch, H, first, host()));
+  StridedRunner nextStep(buildRecurrentStep(c.cell, batch, H, next, host()));
+  // W_hh and b_hh packed by the load-time kernel, as the compiler does.
+  const Shape packedShape = packedRecurrentWeightShape(c.cell, H);
+  std::vector<const dnnref::Tensor *> packArgs{&wHh};
+  if (c.bias)
+    packArgs.push_back(&bHh);
+  std::vector<float> packed =
+      run(buildPackRecurrentWeights(c.cell, H, c.bias, host()), packArgs, packedShape);
+  Buffer<float> wBuf = packedView(packed.data(), packedShape);
 
   int64_t last = 0;
   for (int64_t s = 0; s < T; ++s) {
@@ -167,8 +185,6 @@ void checkSequence(const SequenceCase &c, unsigned seed) {
       in.push_back(s == 0 ? rowsView(c0f.data(), N, H, H)
                           : rowsView(cSeq.data() + prev * H, N, H, T * H));
     in.push_back(wBuf);
-    if (c.bias)
-      in.push_back(bBuf);
     std::vector<Buffer<float>> out{rowsView(hSeq.data() + t * H, N, H, T * H)};
     if (lstm)
       out.push_back(rowsView(cSeq.data() + t * H, N, H, T * H));
@@ -190,12 +206,12 @@ void checkSequence(const SequenceCase &c, unsigned seed) {
     expectClose(cN, ref.cN);
 }
 
-// Every cell on: H = 7 (smaller than a vector, odd), H = 16 (one AVX-512
-// vector), H = 64 (4 vectors), H = 37 (a partial tile and a partial reduction
-// chunk); batch 1, 2, 3 (each a block size of the dynamic-batch
-// specializations) and 5 (a 4-row block plus an overlapping one); static and
-// dynamic batch; with and without bias and initial state; forward and
-// reverse.
+// Every cell on: H = 7 (less than one 16-unit block), H = 16 (one block),
+// H = 64 (4 blocks: tiles of several blocks), H = 37 and 20 (a partial last
+// block), H = 48 (3 blocks: tiles of 3 or 1); batch 1, 2, 3, 5, 7 and 32
+// (every row block of the dynamic-batch specializations, with and without an
+// overlapping last block); static and dynamic batch; with and without bias
+// and initial state; forward and reverse.
 TEST(RecurrentStepKernel, MatchesReferenceLayer) {
   const Cell cells[] = {Cell::RnnTanh, Cell::RnnRelu, Cell::Lstm, Cell::Gru};
   unsigned seed = 100;
@@ -208,6 +224,8 @@ TEST(RecurrentStepKernel, MatchesReferenceLayer) {
         {cell, 1, 64, 2, 3, false, false, false, false},
         {cell, 3, 37, 4, 3, true, false, true, true},
         {cell, 2, 16, 3, 3, true, true, true, true},
+        {cell, 7, 48, 5, 3, true, false, true, true},
+        {cell, 32, 20, 3, 2, false, true, true, true},
     };
     for (const SequenceCase &c : cases) {
       guarded(testing::Message() << cellName(cell) << " N=" << c.n << " H=" << c.hidden
@@ -229,19 +247,77 @@ TEST(RecurrentStepKernel, LongLstmSequence) {
   });
 }
 
+// Saturated gates: inputs up to +-400 give pre-activations of up to a few
+// hundred, past the clamps of the exponentials (|x| > 87, 43.5 for tanh), so
+// every sigmoid and tanh also runs at 0 / 1 / +-1 and in between.
+TEST(RecurrentStepKernel, SaturatedGates) {
+  unsigned seed = 700;
+  for (Cell cell : {Cell::RnnTanh, Cell::Lstm, Cell::Gru}) {
+    SequenceCase c{cell, 3, 16, 16, 3, true, false, true, true};
+    c.inputRange = 400.0;
+    guarded(testing::Message() << cellName(cell) << " N=3 H=16 T=3 inputs +-400",
+            [&] { checkSequence(c, seed); });
+    seed += 10;
+  }
+}
+
+// The zoo's hidden size (16 blocks) at batch 1 (tiles of several blocks) and
+// 32 (the widest row blocks), dynamic batch as in a compiled model.
+TEST(RecurrentStepKernel, ZooSizes) {
+  unsigned seed = 900;
+  for (Cell cell : {Cell::Lstm, Cell::Gru})
+    for (int64_t n : {1, 32}) {
+      guarded(testing::Message() << cellName(cell) << " N=" << n << " H=256 T=3",
+              [&] { checkSequence({cell, n, 256, 8, 3, true, false, true, true}, seed); });
+      seed += 10;
+    }
+}
+
+// The packed layout, entry by entry, from its definition in
+// SequenceKernels.h: H = 20 is one full 16-unit block and one with 12
+// padding units; the last row of every block is b_hh (0 without a bias).
+TEST(RecurrentStepKernel, PackedWeightLayout) {
+  const int64_t H = 20, G = 3, U = kRecurrentUnitBlock;
+  const Shape shape = packedRecurrentWeightShape(Cell::Gru, H);
+  ASSERT_EQ(shape, (Shape{2, H + 1, G, U}));
+  dnnref::Tensor w = randomTensor({G * H, H}, 31), b = randomTensor({G * H}, 32);
+  for (bool bias : {true, false}) {
+    SCOPED_TRACE(bias ? "with bias" : "without bias");
+    std::vector<const dnnref::Tensor *> args{&w};
+    if (bias)
+      args.push_back(&b);
+    std::vector<float> packed = run(buildPackRecurrentWeights(Cell::Gru, H, bias, host()), args, shape);
+    size_t mismatches = 0;
+    for (int64_t jb = 0; jb < shape[0]; ++jb)
+      for (int64_t k = 0; k <= H; ++k)
+        for (int64_t g = 0; g < G; ++g)
+          for (int64_t u = 0; u < U; ++u) {
+            const int64_t unit = jb * U + u, row = g * H + unit;
+            double expected = 0.0;
+            if (unit < H)
+              expected = k < H ? w.data[row * H + k] : (bias ? b.data[row] : 0.0);
+            const float actual = packed[((jb * (H + 1) + k) * G + g) * U + u];
+            mismatches += actual != static_cast<float>(expected);
+          }
+    EXPECT_EQ(mismatches, 0u);
+  }
+}
+
 TEST(RecurrentStepKernel, RejectsBadLayoutsAndGpuTargets) {
   const StepLayout dense{4 * 8, 8, 8, 8, 8};
-  EXPECT_THROW(buildRecurrentStep(Cell::Lstm, 2, 8, true, {31, 8, 8, 8, 8}, host()),
+  EXPECT_THROW(buildRecurrentStep(Cell::Lstm, 2, 8, {31, 8, 8, 8, 8}, host()),
                std::invalid_argument); // xproj rows are 32 wide
-  EXPECT_THROW(buildRecurrentStep(Cell::Lstm, 2, 8, true, {32, 8, 8, 8, 7}, host()),
+  EXPECT_THROW(buildRecurrentStep(Cell::Lstm, 2, 8, {32, 8, 8, 8, 7}, host()),
                std::invalid_argument); // c_t rows are 8 wide
-  EXPECT_THROW(buildRecurrentStep(Cell::Gru, 0, 8, true, dense, host()), std::invalid_argument);
-  EXPECT_THROW(buildRecurrentStep(Cell::Gru, 2, 0, true, dense, host()), std::invalid_argument);
-  EXPECT_THROW(buildRecurrentStep(Cell::Lstm, 2, 8, true, dense,
-                                  Halide::Target("x86-64-linux-cuda")),
+  EXPECT_THROW(buildRecurrentStep(Cell::Gru, 0, 8, dense, host()), std::invalid_argument);
+  EXPECT_THROW(buildRecurrentStep(Cell::Gru, 2, 0, dense, host()), std::invalid_argument);
+  EXPECT_THROW(buildRecurrentStep(Cell::Lstm, 2, 8, dense, Halide::Target("x86-64-linux-cuda")),
+               std::runtime_error);
+  EXPECT_THROW(buildPackRecurrentWeights(Cell::Lstm, 0, true, host()), std::invalid_argument);
+  EXPECT_THROW(buildPackRecurrentWeights(Cell::Lstm, 8, true, Halide::Target("x86-64-linux-cuda")),
                std::runtime_error);
   // The c strides are ignored when there is no cell state.
-  EXPECT_NO_THROW(buildRecurrentStep(Cell::Gru, 2, 8, true, {24, 8, 0, 8, 0}, host()));
+  EXPECT_NO_THROW(buildRecurrentStep(Cell::Gru, 2, 8, {24, 8, 0, 8, 0}, host()));
 }
 
 // The LSTM step has two outputs (h_t, c_t): it must AOT-compile as one
@@ -251,12 +327,12 @@ TEST(RecurrentStepKernel, LstmStepCompilesToObject) {
   fs::path dir = fs::temp_directory_path() /
                  ("dnnkernels-seq-aot-" + std::to_string(reinterpret_cast<uintptr_t>(&dir)));
   fs::create_directories(dir);
-  Kernel k = buildRecurrentStep(Cell::Lstm, kDynamic, 16, true, {10 * 64, 16, 16, 10 * 16, 16},
-                                host());
+  Kernel k =
+      buildRecurrentStep(Cell::Lstm, kDynamic, 16, {10 * 64, 16, 16, 10 * 16, 16}, host());
   std::vector<std::string> names;
   for (const Halide::Argument &a : k.arguments)
     names.push_back(a.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"xproj", "h_prev", "c_prev", "w_hh", "b_hh"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"xproj", "h_prev", "c_prev", "w_packed"}));
   ASSERT_EQ(k.pipeline.outputs().size(), 1u); // one Func with a (h, c) Tuple
   std::vector<Halide::OutputImageParam> outs = k.pipeline.outputs()[0].output_buffers();
   ASSERT_EQ(outs.size(), 2u);
@@ -264,19 +340,23 @@ TEST(RecurrentStepKernel, LstmStepCompilesToObject) {
   Halide::Target t = host().with_feature(Halide::Target::NoRuntime);
   ASSERT_NO_THROW(k.pipeline.compile_to_object(obj.string(), k.arguments, "dnnc_lstm_step", t));
   EXPECT_GT(fs::file_size(obj), 0u);
-  // The C signature lists h_t ("<step>.0") before c_t ("<step>.1"), after b_hh.
+  // The C signature lists h_t ("<step>.0") before c_t ("<step>.1"), after w_packed.
   ASSERT_NO_THROW(k.pipeline.compile_to_header(header.string(), k.arguments, "dnnc_lstm_step", t));
   std::ifstream in(header);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto cName = [](std::string s) {
-    std::replace(s.begin(), s.end(), '.', '_');
-    return "_" + s + "_buffer";
-  };
-  const size_t bias = text.find("_b_hh_buffer"), h = text.find(cName(outs[0].name())),
-               c = text.find(cName(outs[1].name()));
+  // The C names of the outputs derive from the Func's name, which Halide
+  // may have made unique with a "$<n>" suffix (seen depending on the Funcs
+  // built before in the process: lstm_step_26$1 -> _lstm_step_26__1_0_buffer),
+  // so the outputs are found by their ".0" / ".1" endings on the signature.
+  const size_t signature = text.find("int dnnc_lstm_step(");
+  ASSERT_NE(signature, std::string::npos);
+  const std::string line = text.substr(signature, text.find('\n', signature) - signature);
+  const size_t bias = line.find("_w_packed_buffer"), h = line.find("_0_buffer"),
+               c = line.find("_1_buffer");
   ASSERT_NE(bias, std::string::npos);
   ASSERT_NE(h, std::string::npos);
   ASSERT_NE(c, std::string::npos);
+  EXPECT_NE(line.find("lstm_step", bias), std::string::npos);
   EXPECT_LT(bias, h);
   EXPECT_LT(h, c);
   fs::remove_all(dir);
