@@ -1,5 +1,7 @@
 #include "dnnref/RefSequence.h"
 
+#include "RefSupport.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,57 +15,7 @@ namespace dnnref {
 
 namespace {
 
-// Same policy as RefKernels.cpp: a shape violation is a caller bug.
-[[noreturn]] void fail(const std::string &problem) {
-  std::fprintf(stderr, "dnnref: %s\n", problem.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
-
-std::string shapeString(const std::vector<int64_t> &shape) {
-  std::ostringstream out;
-  out << '[';
-  for (size_t d = 0; d < shape.size(); ++d)
-    out << (d ? ", " : "") << shape[d];
-  out << ']';
-  return out.str();
-}
-
-int64_t product(const std::vector<int64_t> &dims) {
-  int64_t result = 1;
-  for (int64_t dim : dims)
-    result *= dim;
-  return result;
-}
-
-void checkConsistent(const Tensor &t, const char *name) {
-  for (int64_t dim : t.shape)
-    if (dim < 0)
-      fail(std::string(name) + " has a negative dimension: " + shapeString(t.shape));
-  if (static_cast<int64_t>(t.data.size()) != product(t.shape))
-    fail(std::string(name) + " of shape " + shapeString(t.shape) + " holds " +
-         std::to_string(t.data.size()) + " values");
-}
-
-void checkRank(const Tensor &t, size_t rank, const char *name) {
-  checkConsistent(t, name);
-  if (t.shape.size() != rank)
-    fail(std::string(name) + " must have rank " + std::to_string(rank) + ", got " +
-         shapeString(t.shape));
-}
-
-void checkShape(const Tensor &t, const std::vector<int64_t> &expected, const char *name) {
-  checkConsistent(t, name);
-  if (t.shape != expected)
-    fail(std::string(name) + " must have shape " + shapeString(expected) + ", got " +
-         shapeString(t.shape));
-}
-
-void checkAtLeast(int64_t value, int64_t minimum, const char *name) {
-  if (value < minimum)
-    fail(std::string(name) + " must be >= " + std::to_string(minimum) + ", got " +
-         std::to_string(value));
-}
+using namespace detail;
 
 // Two branches so that exp() never sees a large positive argument.
 double sigmoidScalar(double v) {
