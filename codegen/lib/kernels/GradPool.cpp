@@ -16,32 +16,12 @@ using namespace detail;
 
 namespace {
 
-struct PoolGradGeom {
-  int64_t N, C, H, W, OH, OW;
-  bool padded;
-};
-
-// The checks of buildMaxPool2d/buildAvgPool2d on the forward's input shape.
-PoolGradGeom checkPoolGrad(const Shape &dy, const Shape &x, const Pool2dAttrs &a, const char *op) {
-  checkShape(x, 4, op);
+// The checks of buildMaxPool2d/buildAvgPool2d on the forward's input shape,
+// and dy shaped like the forward's result.
+Pool2dGeom checkPoolGrad(const Shape &dy, const Shape &x, const Pool2dAttrs &a, const char *op) {
   checkShape(dy, 4, op);
-  if (a.kernelH < 1 || a.kernelW < 1 || a.strideH < 1 || a.strideW < 1 || a.padTop < 0 ||
-      a.padLeft < 0 || a.padBottom < 0 || a.padRight < 0)
-    throw std::invalid_argument(std::string("dnnc kernels: invalid ") + op + " attributes");
-  PoolGradGeom g{x[0], x[1], x[2], x[3], 0, 0, false};
-  const int64_t spanH = g.H + a.padTop + a.padBottom - a.kernelH;
-  const int64_t spanW = g.W + a.padLeft + a.padRight - a.kernelW;
-  if (spanH < 0 || spanW < 0)
-    throw std::invalid_argument(std::string("dnnc kernels: ") + op +
-                                " window larger than the padded input");
-  g.OH = spanH / a.strideH + 1;
-  g.OW = spanW / a.strideW + 1;
+  const Pool2dGeom g = pool2dGeometry(x, a, op);
   checkSameShape({g.N, g.C, g.OH, g.OW}, dy, (std::string(op) + " dy").c_str());
-  if (a.padTop >= a.kernelH || a.padLeft >= a.kernelW || (g.OH - 1) * a.strideH - a.padTop >= g.H ||
-      (g.OW - 1) * a.strideW - a.padLeft >= g.W)
-    throw std::invalid_argument(std::string("dnnc kernels: ") + op +
-                                " has a window lying entirely in the padding");
-  g.padded = a.padTop || a.padLeft || a.padBottom || a.padRight;
   return g;
 }
 
@@ -77,7 +57,7 @@ Candidate candidate(const Expr &i, int pad, int stride, int kernel, int64_t wind
 //   dx); pool2 [64,64,11,11] 0.19 ms (0.56 with the scalar tail). 3x3/2
 //   pad 1 of [8,64,112,112]: 6.0-6.5 ms (9.7 with clamped window loads).
 Func gatherOutput(const std::string &name, Expr sum, Var ix, Var iy, Var c, Var n, Func perPlane,
-                  const PoolGradGeom &g, const Pool2dAttrs &a, const Target &t) {
+                  const Pool2dGeom &g, const Pool2dAttrs &a, const Target &t) {
   const int vec = t.natural_vector_size<float>();
   const bool ragged = g.W % a.strideW != 0;
   Func dx(funcName(name)), gather(funcName(name + "_gather"));
@@ -120,7 +100,7 @@ Func gatherOutput(const std::string &name, Expr sum, Var ix, Var iy, Var c, Var 
 Kernel buildMaxPool2dGrad(const Shape &dy, const Shape &x, const Pool2dAttrs &a, const Shape &out,
                           const Target &t) {
   requireCpuTarget(t, "maxpool2dgrad");
-  const PoolGradGeom g = checkPoolGrad(dy, x, a, "maxpool2dgrad");
+  const Pool2dGeom g = checkPoolGrad(dy, x, a, "maxpool2dgrad");
   checkSameShape(x, out, "maxpool2dgrad result");
 
   ImageParam dyp(Float(32), 4, "dy"), xp(Float(32), 4, "x");
@@ -203,7 +183,7 @@ Kernel buildMaxPool2dGrad(const Shape &dy, const Shape &x, const Pool2dAttrs &a,
 Kernel buildAvgPool2dGrad(const Shape &dy, const Pool2dAttrs &a, const Shape &out,
                           const Target &t) {
   requireCpuTarget(t, "avgpool2dgrad");
-  const PoolGradGeom g = checkPoolGrad(dy, out, a, "avgpool2dgrad");
+  const Pool2dGeom g = checkPoolGrad(dy, out, a, "avgpool2dgrad");
 
   ImageParam dyp(Float(32), 4, "dy");
   Var ox("ox"), oy("oy"), c("c"), n("n"), ix("ix"), iy("iy");

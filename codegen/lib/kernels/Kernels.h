@@ -252,6 +252,16 @@ void requireCpuTarget(const Halide::Target &t, const char *op);
 void checkShape(const Shape &s, int rank, const char *what);
 // Throws std::invalid_argument unless the shapes are equal.
 void checkSameShape(const Shape &expected, const Shape &actual, const char *what);
+
+// The geometry of a 2-D pool window over x [N,C,H,W]: the output extents,
+// after the checks every pool kernel (forward and gradient) makes: valid
+// attributes, a window that fits the padded input, no window lying entirely
+// in the padding. Throws std::invalid_argument naming `op`.
+struct Pool2dGeom {
+  int64_t N, C, H, W, OH, OW;
+  bool padded;
+};
+Pool2dGeom pool2dGeometry(const Shape &x, const Pool2dAttrs &a, const char *op);
 // Declares `p` dense with the given IR shape: constant extents and strides,
 // mins 0; a kDynamic batch keeps a free extent.
 void constrainDense(Halide::OutputImageParam p, const Shape &s);

@@ -14,31 +14,9 @@ using namespace detail;
 
 namespace {
 
-struct PoolGeom {
-  int64_t N, C, H, W, OH, OW;
-  bool padded;
-};
-
-PoolGeom checkPool(const Shape &x, const Pool2dAttrs &a, const Shape &out, const char *op) {
-  checkShape(x, 4, op);
-  if (a.kernelH < 1 || a.kernelW < 1 || a.strideH < 1 || a.strideW < 1 || a.padTop < 0 ||
-      a.padLeft < 0 || a.padBottom < 0 || a.padRight < 0)
-    throw std::invalid_argument(std::string("dnnc kernels: invalid ") + op + " attributes");
-  PoolGeom g{x[0], x[1], x[2], x[3], 0, 0, false};
-  const int64_t spanH = g.H + a.padTop + a.padBottom - a.kernelH;
-  const int64_t spanW = g.W + a.padLeft + a.padRight - a.kernelW;
-  if (spanH < 0 || spanW < 0)
-    throw std::invalid_argument(std::string("dnnc kernels: ") + op +
-                                " window larger than the padded input");
-  g.OH = spanH / a.strideH + 1;
-  g.OW = spanW / a.strideW + 1;
+Pool2dGeom checkPool(const Shape &x, const Pool2dAttrs &a, const Shape &out, const char *op) {
+  const Pool2dGeom g = pool2dGeometry(x, a, op);
   checkSameShape({g.N, g.C, g.OH, g.OW}, out, (std::string(op) + " result").c_str());
-  // Every window must hold an in-bounds element (first and last windows).
-  if (a.padTop >= a.kernelH || a.padLeft >= a.kernelW || (g.OH - 1) * a.strideH - a.padTop >= g.H ||
-      (g.OW - 1) * a.strideW - a.padLeft >= g.W)
-    throw std::invalid_argument(std::string("dnnc kernels: ") + op +
-                                " has a window lying entirely in the padding");
-  g.padded = a.padTop || a.padLeft || a.padBottom || a.padRight;
   return g;
 }
 
@@ -48,7 +26,7 @@ PoolGeom checkPool(const Shape &x, const Pool2dAttrs &a, const Shape &out, const
 // vector loop (so the accumulator lives in a register), and parallel over
 // (channel, image) planes in chunks of ~16K outputs. A padded input plane is
 // materialized once per plane so the inner loop has no boundary clamps.
-void schedulePool(Func y, Func acc, Func input, RDom r, const PoolGeom &g, const Pool2dAttrs &a,
+void schedulePool(Func y, Func acc, Func input, RDom r, const Pool2dGeom &g, const Pool2dAttrs &a,
                   const Target &t) {
   const int vec = t.natural_vector_size<float>();
   const int lanes = static_cast<int>(std::min<int64_t>(vec, g.OW));
@@ -79,7 +57,7 @@ Kernel buildPool(PoolKind kind, const Shape &x, const Pool2dAttrs &a, const Shap
                  const Target &t) {
   const char *op = kind == PoolKind::Max ? "maxpool2d" : "avgpool2d";
   requireCpuTarget(t, op);
-  const PoolGeom g = checkPool(x, a, out, op);
+  const Pool2dGeom g = checkPool(x, a, out, op);
 
   ImageParam in(Float(32), 4, "x");
   Var ox("ox"), oy("oy"), c("c"), n("n"), i("i"), j("j");
@@ -230,6 +208,28 @@ Kernel buildGlobalAvgPool2d(const Shape &x, const Shape &out, const Target &t) {
   requireCpuTarget(t, "globalavgpool2d");
   checkShape(x, 4, "globalavgpool2d input");
   return buildGlobalPool(PoolKind::Avg, x, out, t);
+}
+
+Pool2dGeom detail::pool2dGeometry(const Shape &x, const Pool2dAttrs &a, const char *op) {
+  checkShape(x, 4, op);
+  if (a.kernelH < 1 || a.kernelW < 1 || a.strideH < 1 || a.strideW < 1 || a.padTop < 0 ||
+      a.padLeft < 0 || a.padBottom < 0 || a.padRight < 0)
+    throw std::invalid_argument(std::string("dnnc kernels: invalid ") + op + " attributes");
+  Pool2dGeom g{x[0], x[1], x[2], x[3], 0, 0, false};
+  const int64_t spanH = g.H + a.padTop + a.padBottom - a.kernelH;
+  const int64_t spanW = g.W + a.padLeft + a.padRight - a.kernelW;
+  if (spanH < 0 || spanW < 0)
+    throw std::invalid_argument(std::string("dnnc kernels: ") + op +
+                                " window larger than the padded input");
+  g.OH = spanH / a.strideH + 1;
+  g.OW = spanW / a.strideW + 1;
+  // Every window must hold an in-bounds element (first and last windows).
+  if (a.padTop >= a.kernelH || a.padLeft >= a.kernelW || (g.OH - 1) * a.strideH - a.padTop >= g.H ||
+      (g.OW - 1) * a.strideW - a.padLeft >= g.W)
+    throw std::invalid_argument(std::string("dnnc kernels: ") + op +
+                                " has a window lying entirely in the padding");
+  g.padded = a.padTop || a.padLeft || a.padBottom || a.padRight;
+  return g;
 }
 
 } // namespace dnnc::kernels
