@@ -109,4 +109,27 @@ std::vector<int64_t> withBatch(std::vector<int64_t> s, bool dynamic) {
   return s;
 }
 
+Buffer<float> rowsView(float *base, int64_t rows, int64_t width, int64_t rowStride) {
+  halide_dimension_t dims[2] = {{0, static_cast<int32_t>(width), 1},
+                                {0, static_cast<int32_t>(rows), static_cast<int32_t>(rowStride)}};
+  return Buffer<float>(base, 2, dims);
+}
+
+StridedRunner::StridedRunner(Kernel k)
+    : kernel_(std::move(k)), params_(findParams(kernel_.pipeline)) {
+  kernel_.pipeline.compile_jit(host());
+}
+
+void StridedRunner::run(const std::vector<Buffer<float>> &inputs,
+                        std::vector<Buffer<float>> outputs) {
+  ASSERT_EQ(inputs.size(), kernel_.arguments.size());
+  for (size_t a = 0; a < inputs.size(); ++a) {
+    auto it = params_.find(kernel_.arguments[a].name);
+    ASSERT_NE(it, params_.end()) << "argument " << kernel_.arguments[a].name << " unused";
+    it->second.set_buffer(inputs[a]);
+  }
+  std::vector<Halide::Buffer<>> targets(outputs.begin(), outputs.end());
+  kernel_.pipeline.realize(Halide::Realization(targets), host());
+}
+
 } // namespace dnnc::kernels::test

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,5 +53,22 @@ void expectClose(const std::vector<float> &actual, const dnnref::Tensor &ref,
 
 // `s` with dim 0 replaced by kDynamic when `dynamic`.
 std::vector<int64_t> withBatch(std::vector<int64_t> s, bool dynamic);
+
+// [rows, width] view of memory whose rows lie `rowStride` floats apart.
+Halide::Buffer<float> rowsView(float *base, int64_t rows, int64_t width, int64_t rowStride);
+
+// A kernel JIT-compiled once and run many times on caller-made buffers
+// (strided views included), as a model's loops call it.
+class StridedRunner {
+public:
+  explicit StridedRunner(Kernel k);
+  // inputs in the kernel's argument order; outputs in the pipeline's order.
+  void run(const std::vector<Halide::Buffer<float>> &inputs,
+           std::vector<Halide::Buffer<float>> outputs);
+
+private:
+  Kernel kernel_;
+  std::map<std::string, Halide::Internal::Parameter> params_;
+};
 
 } // namespace dnnc::kernels::test

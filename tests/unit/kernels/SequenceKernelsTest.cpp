@@ -23,61 +23,7 @@ using namespace dnnc::kernels;
 using namespace dnnc::kernels::test;
 using Halide::Buffer;
 
-// ------------------------------------------------- strided-buffer runner ---
-
-// The kernels hand out only Halide::Arguments; the JIT binds buffers to the
-// Parameters, found by name in the pipeline (as in KernelTestSupport.cpp).
-std::map<std::string, Halide::Internal::Parameter> findParams(const Halide::Pipeline &p) {
-  struct Finder : Halide::Internal::IRGraphVisitor {
-    std::map<std::string, Halide::Internal::Parameter> found;
-    using IRGraphVisitor::visit;
-    void visit(const Halide::Internal::Call *c) override {
-      if (c->param.defined())
-        found[c->param.name()] = c->param;
-      IRGraphVisitor::visit(c);
-    }
-    void visit(const Halide::Internal::Variable *v) override {
-      if (v->param.defined())
-        found[v->param.name()] = v->param;
-    }
-  } finder;
-  for (Halide::Func f : p.outputs()) {
-    f.function().accept(&finder);
-    for (auto &kv : Halide::Internal::find_transitive_calls(f.function()))
-      kv.second.accept(&finder);
-  }
-  return finder.found;
-}
-
-// [rows, width] view of memory whose rows lie `rowStride` floats apart.
-Buffer<float> rowsView(float *base, int64_t rows, int64_t width, int64_t rowStride) {
-  halide_dimension_t dims[2] = {{0, static_cast<int32_t>(width), 1},
-                                {0, static_cast<int32_t>(rows), static_cast<int32_t>(rowStride)}};
-  return Buffer<float>(base, 2, dims);
-}
-
-// A kernel JIT-compiled once and run many times on caller-made buffers.
-class StridedRunner {
-public:
-  explicit StridedRunner(Kernel k) : kernel_(std::move(k)), params_(findParams(kernel_.pipeline)) {
-    kernel_.pipeline.compile_jit(host());
-  }
-  // inputs in the kernel's argument order; outputs in the pipeline's order.
-  void run(const std::vector<Buffer<float>> &inputs, std::vector<Buffer<float>> outputs) {
-    ASSERT_EQ(inputs.size(), kernel_.arguments.size());
-    for (size_t a = 0; a < inputs.size(); ++a) {
-      auto it = params_.find(kernel_.arguments[a].name);
-      ASSERT_NE(it, params_.end()) << "argument " << kernel_.arguments[a].name << " unused";
-      it->second.set_buffer(inputs[a]);
-    }
-    std::vector<Buffer<>> targets(outputs.begin(), outputs.end());
-    kernel_.pipeline.realize(Halide::Realization(targets), host());
-  }
-
-private:
-  Kernel kernel_;
-  std::map<std::string, Halide::Internal::Parameter> params_;
-};
+// ---------------------------- buffers for StridedRunner (KernelTestSupport) ---
 
 // A dense buffer of IR shape `shape` (any rank) over `base`.
 Buffer<float> packedView(float *base, const Shape &shape) {
