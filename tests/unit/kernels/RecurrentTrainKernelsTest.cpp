@@ -351,9 +351,13 @@ TEST(RecurrentTrainKernels, BackwardStepCompilesToObject) {
   ASSERT_NO_THROW(k.pipeline.compile_to_header(header.string(), k.arguments, "dnnc_lstm_bwd", t));
   std::ifstream in(header);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto cName = [](std::string s) {
-    std::replace(s.begin(), s.end(), '.', '_');
-    return "_" + s + "_buffer";
+  // Halide's C names of Func names: '.' becomes "_", and the "$<n>" it
+  // appends when a name is taken becomes "__<n>".
+  auto cName = [](const std::string &s) {
+    std::string c = "_";
+    for (char ch : s)
+      c += ch == '.' ? "_" : ch == '$' ? "__" : std::string(1, ch);
+    return c + "_buffer";
   };
   // w_hh, then the outputs in order.
   size_t last = text.find("_w_hh_buffer");
