@@ -631,6 +631,11 @@ int dnn_set_num_threads(int n) {
                   std::to_string(n));
       return 1;
     }
+    // Halide's pool keeps the workers it already started (weight packing
+    // at load time starts them) busy whatever the new count says, so a
+    // lower count took no effect: join them first; the pool restarts with
+    // the new count on the next kernel call.
+    halide_shutdown_thread_pool();
     halide_set_num_threads(n);
     return 0;
   });

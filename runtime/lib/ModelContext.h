@@ -17,6 +17,7 @@ extern "C" {
 typedef void (*HalideErrorHandler)(void *user_context, const char *message);
 HalideErrorHandler halide_set_error_handler(HalideErrorHandler handler);
 int halide_set_num_threads(int n);
+void halide_shutdown_thread_pool(void);
 }
 
 struct dnn_context {

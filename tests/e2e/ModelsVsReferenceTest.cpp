@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 namespace {
 
 using namespace dnnc::e2e;
@@ -104,5 +106,34 @@ INSTANTIATE_TEST_SUITE_P(Zoo, PassesAreNeutral,
                          [](const ::testing::TestParamInfo<std::string> &info) {
                            return info.param;
                          });
+
+} // namespace
+
+namespace {
+
+size_t threadsOfThisProcess() {
+  size_t count = 0;
+  for (const auto &entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)entry;
+    ++count;
+  }
+  return count;
+}
+
+// dnn_set_num_threads must bind after the kernels' worker pool has started
+// (loading the weights packs them with parallel kernels): lowering the count
+// used to leave the started workers running the kernels.
+TEST(Threads, LowerCountJoinsStartedWorkers) {
+  CompiledModel &m = compileModel(pathOf("mnist_cnn"), "");
+  ASSERT_EQ(m.library.setNumThreads(3), 0) << m.library.lastError();
+  runOnRandomInputs(m, m.weightsPath, 8);
+  size_t withThree = threadsOfThisProcess();
+  ASSERT_EQ(m.library.setNumThreads(1), 0) << m.library.lastError();
+  runOnRandomInputs(m, m.weightsPath, 8);
+  EXPECT_EQ(threadsOfThisProcess(), withThree - 2) << "one thread should run the kernels";
+  ASSERT_EQ(m.library.setNumThreads(3), 0) << m.library.lastError();
+  runOnRandomInputs(m, m.weightsPath, 8);
+  EXPECT_EQ(threadsOfThisProcess(), withThree);
+}
 
 } // namespace

@@ -101,7 +101,8 @@ DNN_API const float *dnn_output(const dnn_context *ctx, const char *name,
 DNN_API int64_t dnn_batch(const dnn_context *ctx);
 
 /* Sets the number of worker threads the kernels use, for all contexts;
- * 0 means one per core. */
+ * 0 means one per core. Call it while no model is running: it stops the
+ * current workers. */
 DNN_API int dnn_set_num_threads(int n);
 
 /* ------------------------------------------------------------------------

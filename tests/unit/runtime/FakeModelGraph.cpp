@@ -18,6 +18,7 @@ namespace {
 
 HalideErrorHandler installedErrorHandler = nullptr;
 int numThreads = 0;
+int poolShutdowns = 0;
 
 constexpr int64_t kWidth = 4;
 constexpr int64_t kWorkspacePerItem = 16;
@@ -102,6 +103,8 @@ halide_set_error_handler(HalideErrorHandler handler) {
   return previous;
 }
 
+extern "C" void halide_shutdown_thread_pool(void) { ++poolShutdowns; }
+
 extern "C" int halide_set_num_threads(int n) {
   int previous = numThreads;
   numThreads = n;
@@ -109,3 +112,5 @@ extern "C" int halide_set_num_threads(int n) {
 }
 
 int dnnrt_test::fakeHalideNumThreads() { return numThreads; }
+
+int dnnrt_test::fakeHalidePoolShutdowns() { return poolShutdowns; }

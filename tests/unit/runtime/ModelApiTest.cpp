@@ -318,8 +318,11 @@ TEST_F(ModelApiTest, OutputErrors) {
 }
 
 TEST_F(ModelApiTest, SetNumThreadsReachesHalide) {
+  int shutdowns = dnnrt_test::fakeHalidePoolShutdowns();
   EXPECT_EQ(dnn_set_num_threads(3), 0);
   EXPECT_EQ(dnnrt_test::fakeHalideNumThreads(), 3);
+  // The started workers are joined so that the new count binds.
+  EXPECT_EQ(dnnrt_test::fakeHalidePoolShutdowns(), shutdowns + 1);
   EXPECT_EQ(dnn_set_num_threads(0), 0);
   EXPECT_EQ(dnnrt_test::fakeHalideNumThreads(), 0);
   EXPECT_NE(dnn_set_num_threads(-2), 0);

@@ -33,6 +33,9 @@ std::string safetensorsBytes(const std::string &header,
 /// The thread count last passed to the fake halide_set_num_threads.
 int fakeHalideNumThreads();
 
+/// How often the fake halide_shutdown_thread_pool was called.
+int fakeHalidePoolShutdowns();
+
 /// The input value that makes the fake graph fail like a Halide kernel.
 constexpr float kFakeGraphFailTrigger = -999.0f;
 
