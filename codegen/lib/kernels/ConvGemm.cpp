@@ -58,8 +58,11 @@ Expr phaseOffset(const Geom &g, Expr ky, Expr kx) {
 
 // xf(i, n): the phase-split zero-padded image n, flattened: a zero fill and
 // one scattering copy per phase, each reading the input rows with stride s
-// (dense for stride 1). Memory bound: vectorized, parallel over chunks
-// (fill) and channels (copies). The schedule places it.
+// (dense for stride 1). Memory bound: vectorized; on images of 64K
+// elements or more parallel over chunks (fill) and channels (copies):
+// smaller ones are copied by the thread that owns the image (the tasks of a
+// small image cost more in the pool's lock than the copy). The schedule
+// places it.
 Func flatPhaseInput(ImageParam in, const Geom &g, const Target &t) {
   const int vec = t.natural_vector_size<float>();
   Func xf(funcName("conv_flat_input"));
@@ -70,11 +73,14 @@ Func flatPhaseInput(ImageParam in, const Geom &g, const Target &t) {
   // Fixed bounds give a constant-size buffer.
   const int64_t total = g.C * g.CS + xfSlack(g);
   xf.bound(i, 0, int(total));
-  if (total >= vec) // (GuardWithIf here was seen to store past the bound)
+  const bool parallelInImage = total >= 65536;
+  if (total >= vec) { // (GuardWithIf here was seen to store past the bound)
     xf.split(i, io, ii, static_cast<int>(std::min<int64_t>(vec * 64, total / vec * vec)),
              TailStrategy::ShiftInwards)
-        .vectorize(ii, vec)
-        .parallel(io);
+        .vectorize(ii, vec);
+    if (parallelInImage)
+      xf.parallel(io);
+  }
   const Conv2dAttrs &a = g.a;
   for (int py = 0; py < g.phH; ++py)
     for (int px = 0; px < g.phW; ++px) {
@@ -95,8 +101,9 @@ Func flatPhaseInput(ImageParam in, const Geom &g, const Target &t) {
       xf.update(xf.num_update_definitions() - 1)
           .allow_race_conditions() // the destinations are distinct (injective in r)
           .split(r.x, rxo, rxi, width, TailStrategy::GuardWithIf)
-          .vectorize(rxi)
-          .parallel(r.z);
+          .vectorize(rxi);
+      if (parallelInImage)
+        xf.update(xf.num_update_definitions() - 1).parallel(r.z);
     }
   return xf;
 }
