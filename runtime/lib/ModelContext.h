@@ -8,6 +8,7 @@
 #include "dnnrt/AlignedBuffer.h"
 #include "dnnrt/Manifest.h"
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,7 +19,19 @@ typedef void (*HalideErrorHandler)(void *user_context, const char *message);
 HalideErrorHandler halide_set_error_handler(HalideErrorHandler handler);
 int halide_set_num_threads(int n);
 void halide_shutdown_thread_pool(void);
+typedef int (*halide_task_t)(void *user_context, int task_number, uint8_t *closure);
+typedef int (*halide_do_par_for_t)(void *user_context, halide_task_t task, int min, int size,
+                                   uint8_t *closure);
+halide_do_par_for_t halide_set_custom_do_par_for(halide_do_par_for_t handler);
+int halide_default_do_par_for(void *user_context, halide_task_t task, int min, int size,
+                              uint8_t *closure);
 }
+
+namespace dnnrt {
+/// Before the kernels run: clears the last kernel error and installs the
+/// error handler and the parallel-loop hook in the Halide runtime.
+void beginKernelCalls();
+} // namespace dnnrt
 
 struct dnn_context {
   struct Input {

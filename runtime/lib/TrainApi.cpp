@@ -276,8 +276,7 @@ int dnn_train_step(dnn_context *ctx, float learning_rate, float *loss) {
     for (dnn_context::Input &target : t.targets)
       target.setSinceRun = false;
     ctx->lastBatch = 0;
-    dnnrt::clearKernelError();
-    halide_set_error_handler(dnnrt::recordKernelError);
+    dnnrt::beginKernelCalls();
     int code = dnn_model_graph_train(t.workspace.data(), batch, ctx->weightPointers.data(),
                                      t.inputPointers.data(), outputs, t.statePointers.data());
     // Even a failed step may have updated some weights.

@@ -12,6 +12,9 @@
 
 extern "C" {
 typedef void (*HalideErrorHandler)(void *user_context, const char *message);
+typedef int (*halide_task_t)(void *user_context, int task_number, uint8_t *closure);
+typedef int (*halide_do_par_for_t)(void *user_context, halide_task_t task, int min, int size,
+                                   uint8_t *closure);
 }
 
 namespace {
@@ -104,6 +107,21 @@ halide_set_error_handler(HalideErrorHandler handler) {
 }
 
 extern "C" void halide_shutdown_thread_pool(void) { ++poolShutdowns; }
+
+extern "C" int halide_default_do_par_for(void *userContext, halide_task_t task, int min,
+                                         int size, uint8_t *closure) {
+  for (int i = min; i < min + size; ++i)
+    if (int code = task(userContext, i, closure))
+      return code;
+  return 0;
+}
+
+extern "C" halide_do_par_for_t halide_set_custom_do_par_for(halide_do_par_for_t handler) {
+  static halide_do_par_for_t installed = halide_default_do_par_for;
+  halide_do_par_for_t previous = installed;
+  installed = handler;
+  return previous;
+}
 
 extern "C" int halide_set_num_threads(int n) {
   int previous = numThreads;
