@@ -183,6 +183,12 @@ LogicalResult dnnc::codegen::compileModel(ModuleOp module, const Options &option
   std::vector<std::string> objects;
   if (failed(compileKernels(module, *plan, target, dir, cache, objects)))
     return failure();
+  if (options.remarks)
+    emitRemark(module.getLoc())
+        << (cache.enabled() ? "kernel cache '" + options.cacheDir + "': "
+                            : std::string("kernel cache off: "))
+        << cache.hits() << " of " << cache.hits() + cache.misses() << " kernels reused, "
+        << cache.misses() << " compiled";
   std::string hostObject = dir + "/host_graph.o";
   if (failed(compileHostGraph(module, *plan, hostObject)))
     return failure();

@@ -64,7 +64,8 @@ cl::opt<std::string> passPipeline(
     cl::value_desc("pipeline"), cl::cat(category));
 cl::opt<bool> remarks("remarks",
                       cl::desc("Have the passes say why they leave a batchnorm unfolded, an "
-                               "activation unfused, ..., and report the activation memory"),
+                               "activation unfused, ..., and report the activation memory and "
+                               "how many kernels the kernel cache supplied"),
                       cl::cat(category));
 cl::opt<bool> profile("profile",
                       cl::desc("Build kernels that time themselves: the model prints a report of "
@@ -238,6 +239,7 @@ int main(int argc, char **argv) {
   options.target = target;
   options.workDir = workDir;
   options.profile = profile;
+  options.remarks = remarks;
   options.cacheDir = noCache ? std::string()
                      : cacheDir.getNumOccurrences() ? cacheDir.getValue()
                                                     : dnnc::codegen::defaultCacheDirectory();

@@ -19,6 +19,7 @@ struct Options {
   std::string cacheDir;        // compiled kernels kept here; empty: no cache
   bool relocatableObject = false; // write one relocatable .o instead of a .so
   bool profile = false;        // kernels report their time at exit (Halide's profiler)
+  bool remarks = false;        // remark how many kernels the cache supplied
 };
 
 /// Where kernels are cached unless told otherwise ($DNNC_CACHE_DIR, else the
