@@ -137,3 +137,31 @@ TEST(Threads, LowerCountJoinsStartedWorkers) {
 }
 
 } // namespace
+
+namespace {
+
+// Convolutions of > 32 MFLOP per image run batches of >= 4 images one
+// image per task (and smaller batches with the tasks inside each image):
+// both paths, both conv GEMM schedules (a stem-like layer on pixel tiles,
+// a 3x3 layer with a long reduction on channel tiles, with a residual), and
+// an odd batch against two threads.
+TEST(ConvScheduling, LargeImagesAtEveryBatch) {
+  std::string source = writeModel("large_images", R"(model large_images {
+  input x: [N, 3, 96, 96]
+  stem = conv2d(x, filters=64, kernel=7, stride=2, padding=3, activation=relu)
+  body = conv2d(stem, filters=64, kernel=3, padding=1)
+  sum = add(body, stem)
+  out = relu(sum)
+  output out
+}
+)");
+  CompiledModel &m = compileModel(source, "");
+  ASSERT_EQ(m.library.setNumThreads(2), 0) << m.library.lastError();
+  for (int64_t batch : {1, 5, 4, 2}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    checkAgainstReference(m, batch);
+  }
+  ASSERT_EQ(m.library.setNumThreads(0), 0) << m.library.lastError();
+}
+
+} // namespace

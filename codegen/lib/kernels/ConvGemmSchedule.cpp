@@ -258,6 +258,7 @@ void schedulePixelTile(PixelFuncs &f, const Geom &g, int qvec, LoopLevel at) {
 // it in Halide's pool lock; slower than 1 thread). Tiny images at batch 1
 // run on one thread: waking a worker costs more than it saves.
 constexpr double kSmallImageFlops = 32e6, kTinyImageFlops = 8e6;
+constexpr int kLargeImagesInParallel = 4;
 
 double imageFlops(const Geom &g) {
   return 2.0 * double(g.O) * double(g.OH * g.OW) * double(g.C * g.KH * g.KW);
@@ -265,19 +266,17 @@ double imageFlops(const Geom &g) {
 
 void parallelizeOverImagesOrTasks(Func y, Var n, Var task, const Geom &g) {
   const double flops = imageFlops(g);
-  if (flops > kSmallImageFlops) {
-    y.parallel(task);
-    return;
-  }
+  const int minImages = flops > kSmallImageFlops ? kLargeImagesInParallel : 2;
+  const bool tasks = flops >= kTinyImageFlops;
   if (g.N != kDynamic) { // a static batch
-    if (g.N >= 2)
+    if (g.N >= minImages)
       y.parallel(n);
-    else if (flops >= kTinyImageFlops)
+    else if (tasks)
       y.parallel(task);
     return;
   }
-  y.specialize(y.output_buffer().dim(3).extent() >= 2).parallel(n);
-  if (flops >= kTinyImageFlops)
+  y.specialize(y.output_buffer().dim(3).extent() >= minImages).parallel(n);
+  if (tasks)
     y.parallel(task);
 }
 
