@@ -162,6 +162,16 @@ FuncOp TrainingBuilder::build(
   FailureOr<Value> logits = logitsOf(prediction, kind.getValue(), fromLogits && fromLogits.getValue());
   if (failed(logits))
     return fail();
+  if (kind.getValue() == "cross_entropy") {
+    // What the prediction holds, for losses computed outside the model
+    // (dnn-run eval), which could otherwise only guess from the values.
+    NamedAttrList lossAttrs(loss);
+    lossAttrs.set("prediction_holds",
+                  b.getStringAttr(*logits == prediction ? "logits" : "probabilities"));
+    NamedAttrList specAttrs(spec);
+    specAttrs.set("loss", lossAttrs.getDictionary(ctx));
+    model->setAttr(dnn::kTrainSpecAttr, specAttrs.getDictionary(ctx));
+  }
   float smoothing = 0.0f;
   if (auto s = loss.getAs<FloatAttr>("label_smoothing"))
     smoothing = s.getValueAsDouble();

@@ -29,17 +29,20 @@ int64_t lastOutputDim(const LoadedModel &model, int output) {
 
 /// log-probabilities of one row of a cross_entropy prediction. The model's
 /// output is either probabilities (a softmax the training step folds into
-/// the loss) or logits; rows in [0, 1] summing to 1 are taken as the former.
-void logProbabilities(const float *row, int64_t classes, std::vector<double> &out) {
+/// the loss) or logits, as the train spec says; for a model without one,
+/// rows in [0, 1] summing to 1 are taken as probabilities.
+void logProbabilities(const float *row, int64_t classes, std::optional<bool> known,
+                      std::vector<double> &out) {
   out.resize(static_cast<size_t>(classes));
   double sum = 0, maxValue = -INFINITY;
-  bool probabilities = true;
+  bool inUnitRange = true;
   for (int64_t c = 0; c < classes; ++c) {
-    probabilities = probabilities && row[c] >= 0.0f && row[c] <= 1.0f;
+    inUnitRange = inUnitRange && row[c] >= 0.0f && row[c] <= 1.0f;
     sum += row[c];
     maxValue = std::max(maxValue, double(row[c]));
   }
-  if (probabilities && std::fabs(sum - 1.0) < 1e-3) {
+  const bool probabilities = known ? *known : inUnitRange && std::fabs(sum - 1.0) < 1e-3;
+  if (probabilities) {
     for (int64_t c = 0; c < classes; ++c)
       out[c] = std::log(std::max(double(row[c]), 1e-38));
     return;
@@ -79,6 +82,9 @@ bool parseTrainSpec(const std::string &json, TrainSpec &spec, std::string &error
   spec.labelSmoothing = numberOr(loss, "label_smoothing", 0.0);
   const dnnrt::JsonValue *logits = loss->find("from_logits");
   spec.fromLogits = logits && logits->kind == dnnrt::JsonValue::Kind::Bool && logits->boolean;
+  const std::string holds = stringOr(loss, "prediction_holds", "");
+  if (!holds.empty())
+    spec.probabilities = holds == "probabilities";
   spec.prediction = static_cast<int>(numberOr(loss, "prediction", 0));
   spec.target = static_cast<int>(numberOr(loss, "target", 0));
   const dnnrt::JsonValue *optimizer = root.find("optimizer");
@@ -220,7 +226,7 @@ void accumulate(const TrainSpec &spec, const ModelData &data, const float *predi
         ++metrics.confusion[static_cast<size_t>(truth * classes + predicted)];
       if (!addLoss)
         continue;
-      logProbabilities(row, classes, logp);
+      logProbabilities(row, classes, spec.probabilities, logp);
       double loss = 0;
       for (int64_t c = 0; c < classes; ++c) {
         double t = indices ? (c == truth ? keep + spread : spread)

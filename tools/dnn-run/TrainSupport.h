@@ -22,6 +22,10 @@ struct TrainSpec {
   LossKind loss = LossKind::CrossEntropy;
   double labelSmoothing = 0.0;
   bool fromLogits = false; // binary_cross_entropy on logits
+  /// cross_entropy: whether the prediction holds probabilities (a softmax
+  /// ends the model) or logits, as the compiler recorded it; unknown for
+  /// models without a train block.
+  std::optional<bool> probabilities;
   int prediction = 0;      // output index the loss reads
   int target = 0;          // target index
   std::string optimizer = "sgd";

@@ -7,6 +7,9 @@
 // folds the softmax into the loss, backpropagates to every weight and
 // updates each with its two Adam states.
 // CHECK-LABEL: func @clf(%arg0: tensor<?x4xf32>) -> tensor<?x2xf32>
+// The model's spec records that its prediction holds probabilities (for
+// losses computed outside the model, as dnn-run eval does).
+// CHECK-SAME: loss = {kind = "cross_entropy", label_smoothing = 0.000000e+00 : f64, prediction = 0 : i64, prediction_holds = "probabilities", target = 0 : i64}
 // CHECK: dnn.dense %arg0, %{{.*}}, %{{.*}} {activation = "relu"}
 // CHECK: dnn.batchnorm
 // CHECK: dnn.dropout
@@ -105,4 +108,18 @@ func @not_sigmoid(%arg0: tensor<?x4xf32>) -> tensor<?x1xf32> attributes {dnn.inp
 func @no_weights(%arg0: tensor<?x4xf32>) -> tensor<?x4xf32> attributes {dnn.input_names = ["x"], dnn.output_names = ["p"], dnn.train = {loss = {kind = "mse", prediction = 0 : i64, target = 0 : i64}, optimizer = {kind = "sgd", lr = 1.000000e-01 : f64, momentum = 0.0 : f64, nesterov = false, weight_decay = 0.000000e+00 : f64}, target_names = ["t"], target_types = [tensor<?x4xf32>]}} {
   %0 = dnn.relu %arg0 : tensor<?x4xf32> -> tensor<?x4xf32>
   return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+// Cross-entropy on logits: nothing to fold, and the spec says so.
+// CHECK-LABEL: func @logits_clf
+// CHECK-SAME: prediction_holds = "logits"
+// CHECK-LABEL: func @logits_clf_train
+// CHECK: dnn.loss %{{.*}}, %arg1 {kind = "cross_entropy"
+func @logits_clf(%arg0: tensor<?x4xf32>) -> tensor<?x2xf32> attributes {dnn.input_names = ["x"], dnn.output_names = ["p"], dnn.train = {loss = {kind = "cross_entropy", prediction = 0 : i64, target = 0 : i64}, optimizer = {kind = "sgd", lr = 1.000000e-01 : f64, momentum = 0.0 : f64, nesterov = false, weight_decay = 0.000000e+00 : f64}, target_names = ["y"], target_types = [tensor<?xf32>]}} {
+  %0 = dnn.weight "p.weight" : tensor<2x4xf32>
+  %1 = dnn.weight "p.bias" : tensor<2xf32>
+  %2 = dnn.dense %arg0, %0, %1 : (tensor<?x4xf32>, tensor<2x4xf32>, tensor<2xf32>) -> tensor<?x2xf32>
+  return %2 : tensor<?x2xf32>
 }
