@@ -95,12 +95,8 @@ bool evaluateCommand(const Options &o, std::string &error) {
   if (lib.hasTrainingApi() && lib.canTrain() == 1 && !parseTrainSpec(lib.trainSpec(), spec, error))
     return false;
   ModelData data;
-  if (!prepareData(m, spec, o.data, data, error))
+  if (!prepareRun(m, spec, o.data, o.threads, data, error))
     return false;
-  if (o.threads >= 0 && lib.setNumThreads(static_cast<int>(o.threads)) != 0) {
-    error = lib.lastError();
-    return false;
-  }
   Metrics metrics;
   if (!evaluate(m, spec, data, data.train, o.batch, true, metrics, error))
     return false;
@@ -114,18 +110,5 @@ bool evaluateCommand(const Options &o, std::string &error) {
 } // namespace
 
 int dnnrun::evalCommand(int argc, char **argv) {
-  Options o;
-  std::string error;
-  bool help = false;
-  if (parse(argc, argv, o, help, error)) {
-    if (help) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (evaluateCommand(o, error))
-      return 0;
-  }
-  std::fflush(stdout);
-  std::fprintf(stderr, "dnn-run eval: error: %s\n", error.c_str());
-  return 1;
+  return runCommand<Options>("eval", kUsage, argc, argv, parse, evaluateCommand);
 }

@@ -214,12 +214,8 @@ bool train(Options &o, std::string &error) {
     return false;
   }
   ModelData data;
-  if (!prepareData(m, spec, o.data, data, error))
+  if (!prepareRun(m, spec, o.data, o.threads, data, error))
     return false;
-  if (o.threads >= 0 && lib.setNumThreads(static_cast<int>(o.threads)) != 0) {
-    error = lib.lastError();
-    return false;
-  }
 
   // What the run is: flags, else the checkpoint being resumed, else the spec.
   std::map<std::string, std::string> saved;
@@ -402,18 +398,5 @@ bool train(Options &o, std::string &error) {
 } // namespace
 
 int dnnrun::trainCommand(int argc, char **argv) {
-  Options o;
-  std::string error;
-  bool help = false;
-  if (parse(argc, argv, o, help, error)) {
-    if (help) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (train(o, error))
-      return 0;
-  }
-  std::fflush(stdout);
-  std::fprintf(stderr, "dnn-run train: error: %s\n", error.c_str());
-  return 1;
+  return runCommand<Options>("train", kUsage, argc, argv, parse, train);
 }

@@ -126,6 +126,17 @@ double scheduledLearningRate(const TrainSpec &spec, double lr, int64_t epoch, in
   return lr;
 }
 
+bool prepareRun(const LoadedModel &model, const TrainSpec &spec, const DataOptions &options,
+                int64_t threads, ModelData &out, std::string &error) {
+  if (!prepareData(model, spec, options, out, error))
+    return false;
+  if (threads >= 0 && model.lib.setNumThreads(static_cast<int>(threads)) != 0) {
+    error = model.lib.lastError();
+    return false;
+  }
+  return true;
+}
+
 bool prepareData(const LoadedModel &model, const TrainSpec &spec, const DataOptions &options,
                  ModelData &out, std::string &error) {
   const dnnrt::ModelLibrary &lib = model.lib;

@@ -8,6 +8,7 @@
 #include "dnnrt/Dataset.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,6 +73,31 @@ struct ModelData {
 /// (bad files, shapes, labels) come before any training.
 bool prepareData(const LoadedModel &model, const TrainSpec &spec, const DataOptions &options,
                  ModelData &out, std::string &error);
+
+/// prepareData, then the kernel threads (threads < 0: leave them).
+bool prepareRun(const LoadedModel &model, const TrainSpec &spec, const DataOptions &options,
+                int64_t threads, ModelData &out, std::string &error);
+
+/// The shape of `dnn-run train` and `eval`: parse the arguments, print the
+/// usage for --help, else run; any failure is one "dnn-run NAME: error:" line
+/// and status 1.
+template <typename Options, typename Parse, typename Run>
+int runCommand(const char *name, const char *usage, int argc, char **argv, Parse parse, Run run) {
+  Options options;
+  std::string error;
+  bool help = false;
+  if (parse(argc, argv, options, help, error)) {
+    if (help) {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+    if (run(options, error))
+      return 0;
+  }
+  std::fflush(stdout);
+  std::fprintf(stderr, "dnn-run %s: error: %s\n", name, error.c_str());
+  return 1;
+}
 
 /// Loss and accuracy accumulated over examples, and the confusion matrix
 /// (rows: true class, columns: predicted) for classifiers.
