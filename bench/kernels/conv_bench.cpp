@@ -22,27 +22,6 @@ using namespace dnnc::kernels;
 
 namespace {
 
-std::map<std::string, Halide::Internal::Parameter> findParams(const Halide::Pipeline &p) {
-  struct Finder : Halide::Internal::IRGraphVisitor {
-    std::map<std::string, Halide::Internal::Parameter> found;
-    using IRGraphVisitor::visit;
-    void visit(const Halide::Internal::Call *c) override {
-      if (c->param.defined())
-        found[c->param.name()] = c->param;
-      IRGraphVisitor::visit(c);
-    }
-    void visit(const Halide::Internal::Variable *v) override {
-      if (v->param.defined())
-        found[v->param.name()] = v->param;
-    }
-  } finder;
-  for (Halide::Func f : p.outputs()) {
-    f.function().accept(&finder);
-    for (auto &kv : Halide::Internal::find_transitive_calls(f.function()))
-      kv.second.accept(&finder);
-  }
-  return finder.found;
-}
 
 Halide::Buffer<float> buffer(const Shape &s, unsigned seed) {
   Halide::Buffer<float> b(std::vector<int>(s.rbegin(), s.rend()));
@@ -53,7 +32,7 @@ Halide::Buffer<float> buffer(const Shape &s, unsigned seed) {
 }
 
 void bindInputs(Kernel &k, const std::vector<Halide::Buffer<float>> &inputs) {
-  auto params = findParams(k.pipeline);
+  auto params = kernelParameters(k);
   for (size_t i = 0; i < inputs.size(); ++i) {
     params.at(k.arguments[i].name).set_buffer(inputs[i]);
   }

@@ -32,27 +32,6 @@ std::vector<int> halideSizes(const Shape &s, int64_t batch) {
   return r;
 }
 
-std::map<std::string, Halide::Internal::Parameter> findParams(const Halide::Pipeline &p) {
-  struct Finder : Halide::Internal::IRGraphVisitor {
-    std::map<std::string, Halide::Internal::Parameter> found;
-    using IRGraphVisitor::visit;
-    void visit(const Halide::Internal::Call *c) override {
-      if (c->param.defined())
-        found[c->param.name()] = c->param;
-      IRGraphVisitor::visit(c);
-    }
-    void visit(const Halide::Internal::Variable *v) override {
-      if (v->param.defined())
-        found[v->param.name()] = v->param;
-    }
-  } finder;
-  for (Halide::Func f : p.outputs()) {
-    f.function().accept(&finder);
-    for (auto &kv : Halide::Internal::find_transitive_calls(f.function()))
-      kv.second.accept(&finder);
-  }
-  return finder.found;
-}
 
 struct Case {
   std::string name;
@@ -64,7 +43,7 @@ struct Case {
 
 void timeCase(const Case &c) {
   Kernel k = c.build();
-  auto params = findParams(k.pipeline);
+  auto params = kernelParameters(k);
   std::mt19937 gen(1);
   std::uniform_real_distribution<float> dist(-1, 1);
   std::vector<Buffer<float>> bufs;

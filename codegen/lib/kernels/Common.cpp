@@ -230,3 +230,26 @@ Kernel makeKernel(Func out, std::vector<ImageParam> inputs) {
 }
 
 } // namespace dnnc::kernels::detail
+
+std::map<std::string, Halide::Internal::Parameter>
+dnnc::kernels::kernelParameters(const Kernel &kernel) {
+  struct Finder : Halide::Internal::IRGraphVisitor {
+    std::map<std::string, Halide::Internal::Parameter> found;
+    using IRGraphVisitor::visit;
+    void visit(const Halide::Internal::Call *c) override {
+      if (c->param.defined())
+        found[c->param.name()] = c->param;
+      IRGraphVisitor::visit(c);
+    }
+    void visit(const Halide::Internal::Variable *v) override {
+      if (v->param.defined())
+        found[v->param.name()] = v->param;
+    }
+  } finder;
+  for (Halide::Func f : kernel.pipeline.outputs()) {
+    f.function().accept(&finder);
+    for (auto &kv : Halide::Internal::find_transitive_calls(f.function()))
+      kv.second.accept(&finder);
+  }
+  return finder.found;
+}

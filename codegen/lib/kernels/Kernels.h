@@ -21,6 +21,7 @@
 #include <Halide.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,11 @@ struct Kernel {
   // Kernel inputs (float32 ImageParams) in the order documented per builder.
   std::vector<Halide::Argument> arguments;
 };
+
+/// For running a kernel JIT-compiled (tests, benchmarks): the Parameters
+/// behind its arguments, by name, so buffers can be bound to them (a Kernel
+/// hands out Halide::Arguments only).
+std::map<std::string, Halide::Internal::Parameter> kernelParameters(const Kernel &kernel);
 
 struct Conv2dAttrs {
   int strideH = 1, strideW = 1;

@@ -37,29 +37,6 @@ Buffer<float> toBuffer(const dnnref::Tensor &t) {
   return b;
 }
 
-// The kernels only hand out Halide::Arguments; the JIT binds buffers to the
-// underlying Parameters, found by name in the pipeline's definitions.
-std::map<std::string, Halide::Internal::Parameter> findParams(const Halide::Pipeline &p) {
-  struct Finder : Halide::Internal::IRGraphVisitor {
-    std::map<std::string, Halide::Internal::Parameter> found;
-    using IRGraphVisitor::visit;
-    void visit(const Halide::Internal::Call *c) override {
-      if (c->param.defined())
-        found[c->param.name()] = c->param;
-      IRGraphVisitor::visit(c);
-    }
-    void visit(const Halide::Internal::Variable *v) override {
-      if (v->param.defined())
-        found[v->param.name()] = v->param;
-    }
-  } finder;
-  for (Halide::Func f : p.outputs()) {
-    f.function().accept(&finder);
-    for (auto &kv : Halide::Internal::find_transitive_calls(f.function()))
-      kv.second.accept(&finder);
-  }
-  return finder.found;
-}
 
 } // namespace
 
@@ -67,7 +44,7 @@ std::vector<std::vector<float>> runOutputs(Kernel k,
                                            const std::vector<const dnnref::Tensor *> &inputs,
                                            const std::vector<std::vector<int64_t>> &outShapes) {
   EXPECT_EQ(k.arguments.size(), inputs.size());
-  auto params = findParams(k.pipeline);
+  auto params = kernelParameters(k);
   std::vector<Buffer<float>> buffers;
   buffers.reserve(inputs.size());
   for (size_t i = 0; i < inputs.size() && i < k.arguments.size(); ++i) {
@@ -116,7 +93,7 @@ Buffer<float> rowsView(float *base, int64_t rows, int64_t width, int64_t rowStri
 }
 
 StridedRunner::StridedRunner(Kernel k)
-    : kernel_(std::move(k)), params_(findParams(kernel_.pipeline)) {
+    : kernel_(std::move(k)), params_(kernelParameters(kernel_)) {
   kernel_.pipeline.compile_jit(host());
 }
 
