@@ -81,6 +81,33 @@ std::vector<int64_t> LoadedModel::inputShape(int index, int64_t batch) const {
   return shape;
 }
 
+bool parseModelAndOptions(
+    int argc, char **argv, std::string &model, bool &help, std::string &error,
+    const std::function<bool(const std::string &flag, const std::string &value)> &option) {
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      help = true;
+      return true;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      if (!model.empty()) {
+        error = "more than one model given: '" + model + "' and '" + arg + "'";
+        return false;
+      }
+      model = arg;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      error = arg + " needs a value";
+      return false;
+    }
+    if (!option(arg, argv[++i]))
+      return false;
+  }
+  return true;
+}
+
 bool parseCount(const std::string &option, const std::string &value, int64_t minimum,
                 int64_t &out, std::string &error) {
   const char *end = value.data() + value.size();

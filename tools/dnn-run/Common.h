@@ -6,6 +6,7 @@
 #include "dnnrt/Tensor.h"
 
 #include <memory>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,13 @@ bool parseCount(const std::string &option, const std::string &value, int64_t min
                 int64_t &out, std::string &error);
 bool parseNumber(const std::string &option, const std::string &value, double &out,
                  std::string &error);
+
+/// The argument loop of train and eval: --help/-h (sets `help` and stops),
+/// one MODEL.so, and "--flag value" pairs, each handed to `option`, which
+/// sets `error` and returns false for an unknown flag or a bad value.
+bool parseModelAndOptions(
+    int argc, char **argv, std::string &model, bool &help, std::string &error,
+    const std::function<bool(const std::string &flag, const std::string &value)> &option);
 
 /// Uniform [0, 1) values of `shape`, repeatable for a given seed.
 dnnrt::Tensor randomTensor(const std::vector<int64_t> &shape, unsigned seed);

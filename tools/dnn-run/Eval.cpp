@@ -36,25 +36,7 @@ struct Options {
 
 bool parse(int argc, char **argv, Options &o, bool &help, std::string &error) {
   o.data.testOnly = true;
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      help = true;
-      return true;
-    }
-    if (arg.rfind("--", 0) != 0) {
-      if (!o.model.empty()) {
-        error = "more than one model given: '" + o.model + "' and '" + arg + "'";
-        return false;
-      }
-      o.model = arg;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      error = arg + " needs a value";
-      return false;
-    }
-    std::string value = argv[++i];
+  auto option = [&](const std::string &arg, const std::string &value) {
     int64_t column = 0;
     bool ok = true;
     if (arg == "--weights")
@@ -76,9 +58,12 @@ bool parse(int argc, char **argv, Options &o, bool &help, std::string &error) {
       error = "unknown option '" + arg + "' (see eval --help)";
       return false;
     }
-    if (!ok)
-      return false;
-  }
+    return ok;
+  };
+  if (!parseModelAndOptions(argc, argv, o.model, help, error, option))
+    return false;
+  if (help)
+    return true;
   if (o.model.empty() || o.data.data.empty()) {
     error = o.model.empty() ? "no model given (see eval --help)" : "no --data given";
     return false;
