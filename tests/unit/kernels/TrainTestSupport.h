@@ -41,29 +41,12 @@ inline dnnref::Tensor roundedToFloat(dnnref::Tensor t) {
 // alias). Returns the names of the arguments the pipeline does not read.
 inline std::vector<std::string> realize(Kernel &k, const std::vector<Halide::Buffer<float>> &inputs,
                                         const std::vector<Halide::Buffer<float>> &outputs) {
-  struct Finder : Halide::Internal::IRGraphVisitor {
-    std::map<std::string, Halide::Internal::Parameter> found;
-    using IRGraphVisitor::visit;
-    void visit(const Halide::Internal::Call *c) override {
-      if (c->param.defined())
-        found[c->param.name()] = c->param;
-      IRGraphVisitor::visit(c);
-    }
-    void visit(const Halide::Internal::Variable *v) override {
-      if (v->param.defined())
-        found[v->param.name()] = v->param;
-    }
-  } finder;
-  for (Halide::Func f : k.pipeline.outputs()) {
-    f.function().accept(&finder);
-    for (auto &kv : Halide::Internal::find_transitive_calls(f.function()))
-      kv.second.accept(&finder);
-  }
+  std::map<std::string, Halide::Internal::Parameter> params = kernelParameters(k);
   std::vector<std::string> unused;
   EXPECT_EQ(k.arguments.size(), inputs.size());
   for (size_t i = 0; i < inputs.size() && i < k.arguments.size(); ++i) {
-    auto it = finder.found.find(k.arguments[i].name);
-    if (it == finder.found.end())
+    auto it = params.find(k.arguments[i].name);
+    if (it == params.end())
       unused.push_back(k.arguments[i].name);
     else
       it->second.set_buffer(inputs[i]);
