@@ -28,21 +28,21 @@ void checkPackedShapes(const Shape &weight, const Shape &packed) {
   checkSameShape(densePackedWeightShape(weight), packed, "packed dense weight");
 }
 
-// CPU schedule. A tile is tm rows of x by gp panels (gp * ob units) of the
-// output, whose accumulators (tm * gp * ob / vec vectors) stay in registers
-// for the whole reduction; per step k it loads gp * ob / vec weight vectors
-// (one contiguous run per panel) and broadcasts tm values of x (a memory
-// operand of the FMA on AVX-512). Tiles are ordered panel group outer, row
-// block inner, so a panel group (in * gp * ob floats) stays in L2 while
-// every row block reads it. Tasks: consecutive tiles of ~128K MACs, so
-// small layers run on one thread (a wake-up costs more than their work).
-void scheduleDensePacked(Func y, Func acc, RDom k, int64_t in, int64_t units, int64_t batch,
-                         int64_t ob, bool hasTail, const Target &t) {
+// Register tiles. A tile is tm rows of x by gp panels (gp * ob units) of
+// the output, whose accumulators (tm * gp * ob / vec vectors) stay in
+// registers for the whole reduction; per step k it loads gp * ob / vec
+// weight vectors (one contiguous run per panel) and broadcasts tm values of
+// x (a memory operand of the FMA on AVX-512).
+struct DenseTiles {
+  int gp = 1, tm = 1;       // the row-tiled loop nest
+  int gpGemv = 1;           // a dynamic batch's few-row specializations:
+  int tmFew = 1;            // row-tiled by tmFew, then one row at a time
+  bool rowsAndGemv = false; // two specializations, each with its accumulator
+};
+
+DenseTiles pickDenseTiles(int64_t units, int64_t batch, int64_t ob, const Target &t) {
   const int vec = t.natural_vector_size<float>();
   const int budget = vec >= 16 ? 24 : 12; // accumulator registers
-  // A panel is whole vectors, or (a layer narrower than 32 units) one vector
-  // of ob lanes, which LLVM splits as it must.
-  const int lanes = static_cast<int>(ob % vec == 0 ? vec : ob);
   const int vecsPerPanel = static_cast<int>(ceilDiv(ob, vec));
   const int64_t panels = ceilDiv(units, ob);
 
@@ -50,9 +50,9 @@ void scheduleDensePacked(Func y, Func acc, RDom k, int64_t in, int64_t units, in
   // the budget; then the least over-compute of the ShiftInwards row split,
   // then fewer loads per FMA, a weight vector counting twice a broadcast of
   // x: the panels stream from L2 (784->256: 800 KB), the x rows of a tile
-  // stay in L1. gp divides the number of panels, so that every
-  // tile computes whole panels; minGp <= gp <= maxGp. Returns whether some
-  // gp in that range divides the panels.
+  // stay in L1. gp divides the number of panels, so that every tile
+  // computes whole panels; minGp <= gp <= maxGp. Returns whether some gp in
+  // that range divides the panels.
   auto pick = [&](int64_t rows, int minGp, int maxGp, int &gpBest, int &tmBest) {
     double bestCost = std::numeric_limits<double>::max();
     gpBest = tmBest = 1;
@@ -73,63 +73,67 @@ void scheduleDensePacked(Func y, Func acc, RDom k, int64_t in, int64_t units, in
       }
     return bestCost < std::numeric_limits<double>::max();
   };
-  // A dynamic batch compiles a row-tiled and a one-row (GEMV) specialization
-  // that share the accumulator Func and so its panel-group size: at most ~4
-  // weight vectors per step, which suits both (the GEMV is bound by reading
-  // the weights anyway). Measured (1 thread, AVX-512 host, cpu ms): 784->256
-  // batch 32: gp 1 x tm 8: 0.077, gp 2 x tm 4: 0.081, gp 3 x tm 4: 0.080,
-  // gp 1 x tm 12: 0.083, gp 1 x tm 16: 0.10, gp 4 x tm 2: 0.11. Re-measured
-  // with a dynamic batch: gp 1 x tm 8: 0.078 (batch 8: 0.0195), gp 2 x tm 5
-  // (the choice before weights counted twice and rows were 64): 0.084
-  // (batch 8: 0.0245), gp 2 x tm 4: 0.082, gp 1 x tm 6: 0.094. Rows are
-  // picked for 32 (the usual benchmark batch): tm = 5, 6 or 12 leave a
-  // partial tile there.
-  int gp = 1, tm = 1, tmGemv = 1;
-  if (batch == kDynamic) {
-    // At least 4 weight vectors per step where the layer has them: the GEMV
-    // specialization's only accumulators. Measured (interleaved, cpu ms,
-    // 784->256): gp 1 x tm 8: batch 32 0.087, batch 1 0.0085 (2 FMA chains:
-    // latency-bound); gp 2 x tm 4: 0.094 and 0.0060. The batch-1 loss is
-    // the larger one.
-    const int gemvGp = std::max(1, 4 / vecsPerPanel);
-    if (!pick(32, gemvGp, gemvGp, gp, tm))
-      pick(32, 1, gemvGp, gp, tm);
-  } else {
-    pick(batch, 1, 8, gp, tm);
+  // Measured (1 thread, AVX-512 host, cpu ms), 784->256 batch 32: gp 1 x
+  // tm 8: 0.077, gp 2 x tm 4: 0.081, gp 3 x tm 4: 0.080, gp 1 x tm 12:
+  // 0.083, gp 1 x tm 16: 0.10, gp 4 x tm 2: 0.11. Rows are picked for 32
+  // (the usual benchmark batch) when the batch is dynamic: tm = 5, 6 or 12
+  // leave a partial tile there.
+  DenseTiles tiles;
+  if (batch != kDynamic) {
+    pick(batch, 1, 8, tiles.gp, tiles.tm);
+    return tiles;
   }
+  pick(32, 1, 8, tiles.gp, tiles.tm);
+  // The one-row loop nest wants at least 4 weight vectors per step where
+  // the layer has them: with gp 1 x tm 1 it has two FMA chains and is
+  // latency-bound (784->256 batch 1: 0.0085 cpu ms, 0.0060 with gp 2).
+  const int gemvGp = std::max(1, 4 / vecsPerPanel);
+  // Fewer rows than tm (7 rows of 784->256: 0.036 cpu ms one at a time,
+  // 0.021 by 4) run tiles of that panel group by up to 4 rows.
+  int tmGemv = 1;
+  if (!pick(1, gemvGp, gemvGp, tiles.gpGemv, tmGemv))
+    pick(1, 1, gemvGp, tiles.gpGemv, tmGemv);
+  pick(4, tiles.gpGemv, tiles.gpGemv, tiles.gpGemv, tiles.tmFew);
+  tiles.tmFew = std::min(tiles.tmFew, tiles.tm - 1);
+  tiles.rowsAndGemv = tiles.tm > 1;
+  return tiles;
+}
 
-  Var o = y.args()[0], n = y.args()[1];
+// CPU schedule of one loop nest (a specialization of y) and its
+// accumulator. Tiles are ordered panel group outer, row block inner, so a
+// panel group (in * gp * ob floats) stays in L2 while every row block reads
+// it. Tasks: consecutive tiles of ~128K MACs, so small layers run on one
+// thread (a wake-up costs more than their work).
+void scheduleDenseTiles(Func y, Stage nest, Func acc, RDom k, int64_t in, int64_t ob, int gp,
+                        int rows, bool hasTail, const Target &t, bool scheduleAcc = true) {
+  const int vec = t.natural_vector_size<float>();
+  // A panel is whole vectors, or (a layer narrower than 32 units) one vector
+  // of ob lanes, which LLVM splits as it must.
+  const int lanes = static_cast<int>(ob % vec == 0 ? vec : ob);
   Var po("po"), pi("pi"), pg("pg"), pgi("pgi"), no("no"), ni("ni"), tile("tile"), task("task"),
       ti("ti");
-  Var l = acc.args()[0], p = acc.args()[1], an = acc.args()[2];
-
-  auto tileSchedule = [&](Stage s, int rows) {
-    s.split(o, po, pi, static_cast<int>(ob),
-            hasTail ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards)
-        .split(po, pg, pgi, gp, TailStrategy::GuardWithIf)
-        .split(n, no, ni, rows, TailStrategy::ShiftInwards)
-        .reorder(pi, ni, pgi, no, pg)
-        .vectorize(pi, lanes)
-        .unroll(pi)
-        .unroll(ni)
-        .unroll(pgi)
-        .fuse(no, pg, tile);
-    const int64_t macsPerTile = std::max<int64_t>(1, in * gp * ob * rows);
-    const int tilesPerTask = static_cast<int>(std::max<int64_t>(1, (1 << 17) / macsPerTile));
-    s.split(tile, task, ti, tilesPerTask, TailStrategy::GuardWithIf).parallel(task);
-  };
-  if (batch == kDynamic && tm > 1) {
-    Expr N = y.output_buffer().dim(1).extent();
-    tileSchedule(y.specialize(N >= tm), tm);
-    tileSchedule(y, tmGemv);
-  } else {
-    tileSchedule(y, tm);
-  }
+  Var o = y.args()[0], n = y.args()[1];
+  nest.split(o, po, pi, static_cast<int>(ob),
+          hasTail ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards)
+      .split(po, pg, pgi, gp, TailStrategy::GuardWithIf)
+      .split(n, no, ni, rows, TailStrategy::ShiftInwards)
+      .reorder(pi, ni, pgi, no, pg)
+      .vectorize(pi, lanes)
+      .unroll(pi)
+      .unroll(ni)
+      .unroll(pgi)
+      .fuse(no, pg, tile);
+  const int64_t macsPerTile = std::max<int64_t>(1, in * gp * ob * rows);
+  const int tilesPerTask = static_cast<int>(std::max<int64_t>(1, (1 << 17) / macsPerTile));
+  nest.split(tile, task, ti, tilesPerTask, TailStrategy::GuardWithIf).parallel(task);
 
   // Whole panels, also for the last one of a layer whose units are not a
   // multiple of ob (its padding units have zero weights): constant extents
   // (Halide cannot prove them through the guarded splits), so that the
   // accumulators are registers.
+  if (!scheduleAcc)
+    return;
+  Var l = acc.args()[0], p = acc.args()[1], an = acc.args()[2];
   acc.compute_at(y, ti)
       .align_bounds(l, static_cast<int>(ob))
       .bound_extent(l, static_cast<int>(ob))
@@ -141,6 +145,14 @@ void scheduleDensePacked(Func y, Func acc, RDom k, int64_t in, int64_t units, in
       .unroll(l)
       .unroll(p)
       .unroll(an);
+  // Four steps of k per loop iteration where they divide it: the loop's own
+  // instructions compete with the FMAs for issue slots (784->256 batch 32:
+  // 0.077 cpu ms, 0.073 unrolled by 4, 0.0725 by 8).
+  const int kUnroll = in % 4 == 0 ? 4 : in % 2 == 0 ? 2 : 1;
+  if (kUnroll > 1) {
+    RVar ko("ko"), ki("ki");
+    acc.update().split(k.x, ko, ki, kUnroll).unroll(ki);
+  }
 }
 
 } // namespace
@@ -184,16 +196,44 @@ Kernel buildDensePacked(const Shape &x, const Shape &weight, const Shape &packed
 
   // Algorithm: acc(l, p, n) is output unit p * ob + l of row n (the padding
   // units of the last panel have zero weights).
-  Func acc(funcName("dense_acc"));
-  acc(l, p, n) = 0.0f;
-  acc(l, p, n) += wp(l, k, p) * xin(k, n);
-  Expr v = acc(o % int(ob), o / int(ob), n);
-  if (hasBias)
-    v += b(o);
-  if (hasResidual)
-    v += res(o, n);
+  auto accumulator = [&](const char *name) {
+    Func acc(funcName(name));
+    acc(l, p, n) = 0.0f;
+    acc(l, p, n) += wp(l, k, p) * xin(k, n);
+    return acc;
+  };
+  auto epilogue = [&](Func acc) {
+    Expr v = acc(o % int(ob), o / int(ob), n);
+    if (hasBias)
+      v += b(o);
+    if (hasResidual)
+      v += res(o, n);
+    return applyActivation(v, act);
+  };
+  const DenseTiles tiles = pickDenseTiles(units, x[0], ob, t);
+  const bool hasTail = units % ob != 0;
   Func y(funcName("dense"));
-  y(o, n) = applyActivation(v, act);
+  if (tiles.rowsAndGemv) {
+    // The row-tiled and the one-row loop nests want different panel groups,
+    // hence accumulators of different extents: two copies of the
+    // accumulator, one per specialization; the select on the same
+    // condition drops the other copy from each.
+    Func accRows = accumulator("dense_acc"), accGemv = accumulator("dense_gemv_acc");
+    Expr rows = xin.dim(1).extent() >= tiles.tm;
+    y(o, n) = select(rows, epilogue(accRows), epilogue(accGemv));
+    scheduleDenseTiles(y, y.specialize(rows), accRows, k, in, ob, tiles.gp, tiles.tm, hasTail, t);
+    if (tiles.tmFew > 1) {
+      Expr few = !rows && xin.dim(1).extent() >= tiles.tmFew;
+      scheduleDenseTiles(y, y.specialize(few), accGemv, k, in, ob, tiles.gpGemv, tiles.tmFew,
+                         hasTail, t, false);
+    }
+    scheduleDenseTiles(y, y.specialize(!rows), accGemv, k, in, ob, tiles.gpGemv, 1, hasTail, t);
+    y.specialize_fail("dnnc dense: unreachable batch case");
+  } else {
+    Func acc = accumulator("dense_acc");
+    y(o, n) = epilogue(acc);
+    scheduleDenseTiles(y, y, acc, k, in, ob, tiles.gp, tiles.tm, hasTail, t);
+  }
 
   constrainDense(xin, x);
   constrainDense(wp, packed);
@@ -202,8 +242,6 @@ Kernel buildDensePacked(const Shape &x, const Shape &weight, const Shape &packed
   if (hasResidual)
     constrainDense(res, out);
   constrainDense(y.output_buffer(), out);
-
-  scheduleDensePacked(y, acc, k, in, units, x[0], ob, units % ob != 0, t);
 
   std::vector<ImageParam> inputs{xin, wp};
   if (hasBias)

@@ -3,8 +3,8 @@
 // and compared with dnnref::dense on odd shapes: units that are not a
 // multiple of the 32-unit panel (one partial panel, a layer narrower than a
 // panel, one unit), a single input feature, batch 1 (the GEMV tiles), batch
-// not a multiple of the row tile, static and dynamic batch (both tile
-// specializations), bias, residual and activations.
+// not a multiple of the row tile, static and dynamic batch (the row-tiled,
+// few-row and one-row specializations), bias, residual and activations.
 #include "Kernels.h"
 #include "KernelTestSupport.h"
 
@@ -54,6 +54,8 @@ TEST(DensePackedKernel, MatchesReference) {
       {3,    17,  10, true,  true,  true,  A::Relu},  // narrower than a panel; fewer rows than the tile
       {5,     1,   1, true,  false, false, A::None},  // one feature, one unit
       {1,    64, 300, false, false, true,  A::Relu},  // dynamic batch of 1: GEMV specialization
+      {6,    96,  64, true,  false, true,  A::Relu},  // dynamic, fewer rows than the tile: by 4, then 1
+      {5,    40,  10, false, true,  true,  A::None},  // the same, narrower than a panel
       {50,  128, 96,  true,  false, false, A::None},  // recurrent input projection form
   };
   // clang-format on
