@@ -6,6 +6,7 @@
 // timed batches of calls (the host is shared and noisy: compare best-of
 // numbers, interleave A/B runs) and GFLOP/s from the best time.
 #include "ConvKernels.h"
+#include "GradKernels.h"
 #include "Kernels.h"
 
 #include <algorithm>
@@ -218,7 +219,7 @@ int main(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::fprintf(stderr, "usage: kbench mbv2-dw [N] | mbv2-pw [N] | dw N C H W K s | "
-                         "conv N C H W O K s | pw N C P O | dense N in out\n");
+                         "conv N C H W O K s | pw N C P O | dense N in out | dgw R out in [steps]\n");
     return 2;
   }
   auto num = [&](size_t i, int64_t dflt) {
@@ -260,6 +261,20 @@ int main(int argc, char **argv) {
     cases.push_back(pointwisePacked(num(1, 1), num(2, 24), num(3, 3136), num(4, 144)));
   } else if (what == "dense") {
     cases.push_back(dense(num(1, 32), num(2, 784), num(3, 256), true));
+  } else if (what == "dgw") {
+    // The dense weight gradient dW = dy^T x over R rows (a dynamic batch of
+    // items of `steps` rows each).
+    const int64_t R = num(1, 64), units = num(2, 256), in = num(3, 784), steps = num(4, 1);
+    cases.push_back(Case{"dense grad weight R" + std::to_string(R) + " " + std::to_string(in) +
+                             "->" + std::to_string(units),
+                         2.0 * R * units * in,
+                         [=] {
+                           return buildDenseGradWeight({kDynamic, units}, {kDynamic, in},
+                                                       {units, in}, Halide::get_host_target(),
+                                                       steps);
+                         },
+                         {{R, units}, {R, in}},
+                         {units, in}});
   } else {
     std::fprintf(stderr, "kbench: unknown case %s\n", what.c_str());
     return 2;

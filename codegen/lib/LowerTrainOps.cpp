@@ -168,9 +168,12 @@ LogicalResult lowerGradOp(Operation *op, LoweringContext &ctx, bool &handled) {
     // Every row of [N, ..., F] counts: the rows are the reduction.
     TensorRef dy = rowsView(ctx.operand(0), 2), x = rowsView(ctx.operand(1), 2);
     TensorRef out = ctx.result(0);
+    // A sequence's rows (batch x steps) take the GEMM form for tall
+    // reductions; the op signature (dy's type) tells the kernels apart.
+    const int64_t rowsPerItem = dy.batchScale;
     ctx.call("main",
              [=](const Halide::Target &t) {
-               return k::buildDenseGradWeight(dy.shape, x.shape, out.shape, t);
+               return k::buildDenseGradWeight(dy.shape, x.shape, out.shape, t, rowsPerItem);
              },
              {dy, x}, {out});
     return success();

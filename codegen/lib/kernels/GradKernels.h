@@ -30,8 +30,10 @@ Kernel buildReduceSum(const Shape &x, const std::vector<int> &axes, const Shape 
 
 // args: dy [R, out], x [R, in] (R, the rows, may be kDynamic). out [out, in]
 // (static): the dense weight gradient dW[o][i] = sum_r dy[r][o] * x[r][i].
+// `rowsPerItem`: rows per batch item when R is dynamic (a sequence's steps),
+// which picks the form of the GEMM (the result does not depend on it).
 Kernel buildDenseGradWeight(const Shape &dy, const Shape &x, const Shape &out,
-                            const Halide::Target &t);
+                            const Halide::Target &t, int64_t rowsPerItem = 1);
 
 // args: dy [N, O, OH, OW], x [N, C, H, W] (buildConv2d's output extents for
 // `a` and weightShape). out = weightShape [O, C/groups, KH, KW] (static): the

@@ -79,6 +79,9 @@ TEST(ReduceSumKernel, BadAxesAndShapes) {
 
 // ------------------------------------------------------- DenseGradWeight ---
 
+// Both forms of the GEMM on every case: rows read in place (rowsPerItem 1)
+// and rows packed per chunk (rowsPerItem 50, a sequence's steps; static R
+// >= 1024 takes it too).
 TEST(DenseGradWeightKernel, MatchesReference) {
   struct Case {
     int64_t rows, out, in;
@@ -92,23 +95,27 @@ TEST(DenseGradWeightKernel, MatchesReference) {
       {200, 64, 100, true}, // several tiles and tasks
       {3, 1, 1, false},     // 1x1 result
       {5, 1, 40, true},     // a single output row
-      // Rows in chunks (Kc = 512 for both): vectors along out with
-      // packed panels of dy; vectors along in with dy transposed per chunk.
+      // Rows in chunks (the last one partial): vectors along out (dy's
+      // panels packed) and along in.
       {600, 512, 40, true},
       {700, 512, 128, false},
+      {1100, 96, 40, false},  // static and tall: packed
+      {256, 1024, 128, true}, // a whole number of chunks (LSTM input projection)
+      {130, 48, 64, true},    // whole panels and blocks: x read in place when packed
   };
   unsigned seed = 4100;
   for (const Case &c : cases)
-    guarded(testing::Message() << "R=" << c.rows << " out=" << c.out << " in=" << c.in
-                               << " dyn=" << c.dynamic,
-            [&] {
-              dnnref::Tensor dy = randomTensor({c.rows, c.out}, seed++);
-              dnnref::Tensor x = randomTensor({c.rows, c.in}, seed++);
-              Kernel k = buildDenseGradWeight(withBatch({c.rows, c.out}, c.dynamic),
-                                              withBatch({c.rows, c.in}, c.dynamic),
-                                              {c.out, c.in}, host());
-              expectClose(run(k, {&dy, &x}, {c.out, c.in}), dnnref::denseGradWeight(dy, x));
-            });
+    for (int64_t rowsPerItem : {1, 50})
+      guarded(testing::Message() << "R=" << c.rows << " out=" << c.out << " in=" << c.in
+                                 << " dyn=" << c.dynamic << " rowsPerItem=" << rowsPerItem,
+              [&] {
+                dnnref::Tensor dy = randomTensor({c.rows, c.out}, seed++);
+                dnnref::Tensor x = randomTensor({c.rows, c.in}, seed++);
+                Kernel k = buildDenseGradWeight(withBatch({c.rows, c.out}, c.dynamic),
+                                                withBatch({c.rows, c.in}, c.dynamic),
+                                                {c.out, c.in}, host(), rowsPerItem);
+                expectClose(run(k, {&dy, &x}, {c.out, c.in}), dnnref::denseGradWeight(dy, x));
+              });
 }
 
 TEST(DenseGradWeightKernel, ArgumentsAndBadShapes) {
@@ -119,6 +126,8 @@ TEST(DenseGradWeightKernel, ArgumentsAndBadShapes) {
   EXPECT_THROW(buildDenseGradWeight({3, 4}, {2, 6}, {4, 6}, host()), std::invalid_argument);
   EXPECT_THROW(buildDenseGradWeight({3, 4}, {3, 6}, {6, 4}, host()), std::invalid_argument);
   EXPECT_THROW(buildDenseGradWeight({kDynamic, 4}, {3, 6}, {4, 6}, host()),
+               std::invalid_argument);
+  EXPECT_THROW(buildDenseGradWeight({kDynamic, 4}, {kDynamic, 6}, {4, 6}, host(), 0),
                std::invalid_argument);
 }
 
