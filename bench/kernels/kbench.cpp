@@ -219,7 +219,7 @@ int main(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::fprintf(stderr, "usage: kbench mbv2-dw [N] | mbv2-pw [N] | dw N C H W K s | "
-                         "conv N C H W O K s | pw N C P O | dense N in out | dgw R out in [steps]\n");
+                         "conv N C H W O K s | pw N C P O | dense N in out | dgw R out in [steps] | dgi R out in\n");
     return 2;
   }
   auto num = [&](size_t i, int64_t dflt) {
@@ -261,6 +261,23 @@ int main(int argc, char **argv) {
     cases.push_back(pointwisePacked(num(1, 1), num(2, 24), num(3, 3136), num(4, 144)));
   } else if (what == "dense") {
     cases.push_back(dense(num(1, 32), num(2, 784), num(3, 256), true));
+  } else if (what == "dgi") {
+    // The dense input gradient dx = dy W (dy [R, units], W [units, in]); with
+    // KBENCH_OLD the dense on a transposed copy it replaced (copy not timed).
+    const int64_t R = num(1, 64), units = num(2, 256), in = num(3, 256);
+    Shape dy{kDynamic, units}, w{units, in}, o{kDynamic, in};
+    const bool old = std::getenv("KBENCH_OLD") != nullptr;
+    cases.push_back(Case{std::string(old ? "dense(W^T)" : "dense grad input") + " R" +
+                             std::to_string(R) + " " + std::to_string(units) + "->" +
+                             std::to_string(in),
+                         2.0 * R * units * in,
+                         [=] {
+                           const auto t = Halide::get_host_target();
+                           return old ? buildDense(dy, {in, units}, false, {}, o, t)
+                                      : buildDenseGradInput(dy, w, o, t);
+                         },
+                         {{R, units}, old ? Shape{in, units} : w},
+                         {R, in}});
   } else if (what == "dgw") {
     // The dense weight gradient dW = dy^T x over R rows (a dynamic batch of
     // items of `steps` rows each).

@@ -164,6 +164,16 @@ LogicalResult lowerGradOp(Operation *op, LoweringContext &ctx, bool &handled) {
     });
     return success();
   }
+  if (isa<dnn::DenseGradInputOp>(op)) {
+    TensorRef dy = rowsView(ctx.operand(0), 2), weight = ctx.operand(1);
+    TensorRef dx = rowsView(ctx.result(0), 2);
+    ctx.call("main",
+             [=](const Halide::Target &t) {
+               return k::buildDenseGradInput(dy.shape, weight.shape, dx.shape, t);
+             },
+             {dy, weight}, {dx});
+    return success();
+  }
   if (isa<dnn::DenseGradWeightOp>(op)) {
     // Every row of [N, ..., F] counts: the rows are the reduction.
     TensorRef dy = rowsView(ctx.operand(0), 2), x = rowsView(ctx.operand(1), 2);

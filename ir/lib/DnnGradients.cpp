@@ -182,9 +182,8 @@ LogicalResult DenseOp::buildGradients(OpBuilder &b, ArrayRef<Value> dys,
     return failure();
   Location loc = getLoc();
   Value dy = dys[0];
-  Value weightT = b.create<TransposeOp>(loc, getWeight(), b.getI64ArrayAttr({1, 0}));
-  dxs.push_back(b.create<DenseOp>(loc, ValueRange{dy, weightT},
-                                  withSegments(b, {dy, weightT, nullptr, nullptr})));
+  dxs.push_back(
+      b.create<DenseGradInputOp>(loc, getInput().getType(), dy, getWeight()).getResult());
   dxs.push_back(b.create<DenseGradWeightOp>(loc, getWeight().getType(), dy, getInput()));
   if (getBias()) {
     SmallVector<int64_t, 4> rows;

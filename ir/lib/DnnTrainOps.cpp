@@ -2,8 +2,9 @@
 //
 // Training ops are built by dnn-build-training with explicit result types;
 // the verifiers catch what would make code generation read the wrong
-// memory: persistent tensors that are not what an update writes, and
-// recurrent shapes that do not agree with the cell.
+// memory: persistent tensors that are not what an update writes,
+// recurrent shapes that do not agree with the cell, products whose
+// operands do not fit.
 //
 //===----------------------------------------------------------------------===//
 #include "dnnc/IR/DnnDialect.h"
@@ -131,5 +132,23 @@ LogicalResult dnnc::dnn::verifyOp(RecurrenceGradOp op) {
     return op.emitOpError("only an lstm has c0 and c_n");
   if (!op.getGradSequence() && !op.getGradHN() && !op.getGradCN())
     return op.emitOpError("needs the gradient of at least one of its forward's results");
+  return success();
+}
+
+LogicalResult dnnc::dnn::verifyOp(DenseGradInputOp op) {
+  if (failed(verifyStaticExceptBatch(op)))
+    return failure();
+  auto dy = op.getGrad().getType().cast<RankedTensorType>().getShape();
+  auto w = op.getWeight().getType().cast<RankedTensorType>().getShape();
+  auto dx = op.getResult().getType().cast<RankedTensorType>().getShape();
+  if (dy.size() < 2 || w.size() != 2)
+    return op.emitOpError("needs dy [N, ..., units] and a weight [units, in]");
+  if (w[0] != dy.back())
+    return op.emitOpError("weight rows (") << w[0] << ") differ from dy's units ("
+                                          << dy.back() << ")";
+  SmallVector<int64_t, 4> expected(dy.begin(), dy.end());
+  expected.back() = w[1];
+  if (dx != ArrayRef<int64_t>(expected))
+    return op.emitOpError("result must be ") << tensorOf(op.getContext(), expected);
   return success();
 }

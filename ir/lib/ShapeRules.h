@@ -73,6 +73,7 @@ mlir::LogicalResult verifyOp(OptimizerUpdateOp op);
 mlir::LogicalResult verifyOp(RunningStatsUpdateOp op);
 mlir::LogicalResult verifyOp(RecurrenceTrainOp op);
 mlir::LogicalResult verifyOp(RecurrenceGradOp op);
+mlir::LogicalResult verifyOp(DenseGradInputOp op);
 } // namespace dnnc::dnn
 
 #endif // DNNC_IR_SHAPERULES_H

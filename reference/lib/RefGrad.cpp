@@ -55,6 +55,22 @@ Tensor denseGradWeight(const Tensor &dy, const Tensor &x) {
   return dW;
 }
 
+Tensor denseGradInput(const Tensor &dy, const Tensor &weight) {
+  checkRank(dy, 2, "denseGradInput dy");
+  checkRank(weight, 2, "denseGradInput weight");
+  const int64_t R = dy.shape[0], out = dy.shape[1], in = weight.shape[1];
+  checkShape(weight, {out, in}, "denseGradInput weight");
+  Tensor dx({R, in});
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t i = 0; i < in; ++i) {
+      double sum = 0.0;
+      for (int64_t o = 0; o < out; ++o)
+        sum += dy.data[r * out + o] * weight.data[o * in + i];
+      dx.data[r * in + i] = sum;
+    }
+  return dx;
+}
+
 Tensor conv2dGradWeight(const Tensor &dy, const Tensor &x, const Conv2dParams &p, int64_t KH,
                         int64_t KW) {
   checkRank(dy, 4, "conv2dGradWeight dy");

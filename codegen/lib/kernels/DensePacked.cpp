@@ -4,6 +4,7 @@
 #include "Kernels.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 
@@ -180,37 +181,40 @@ Kernel buildDenseWeightPack(const Shape &weight, const Shape &packed, const Targ
   return makeKernel(pack, {w});
 }
 
-Kernel buildDensePacked(const Shape &x, const Shape &weight, const Shape &packed, bool hasBias,
-                        ActivationSpec act, const Shape &out, const Target &t, bool hasResidual) {
-  requireCpuTarget(t, "dense");
-  checkShape(x, 2, "dense input");
-  checkPackedShapes(weight, packed);
-  checkSameShape({x[1]}, {weight[1]}, "dense weight in-features");
-  checkSameShape({x[0], weight[0]}, out, "dense result");
-  const int64_t in = x[1], units = weight[0], ob = packed[2];
+namespace {
 
-  ImageParam xin(Float(32), 2, "x"), wp(Float(32), 3, "packed_weight"), b(Float(32), 1, "bias"),
-      res(Float(32), 2, "residual");
+// y = act(x W^T + b + residual) on panels of ob output units:
+// weightAt(l, k, p) is the weight of unit p * ob + l for input k (zero or
+// never stored for the padding units of the last panel).
+struct PanelDense {
+  ImageParam xin{Float(32), 2, "x"}, b{Float(32), 1, "bias"}, res{Float(32), 2, "residual"};
+  std::function<Expr(Expr, Expr, Expr)> weightAt;
+  int64_t in = 0, units = 0, batch = 0, ob = 0;
+  bool hasBias = false, hasResidual = false;
+  ActivationSpec act;
+};
+
+Func densePanels(const PanelDense &d, const Target &t) {
+  const int64_t in = d.in, units = d.units, ob = d.ob;
   Var o("o"), n("n"), l("l"), p("p");
   RDom k(0, static_cast<int>(in), "k");
 
-  // Algorithm: acc(l, p, n) is output unit p * ob + l of row n (the padding
-  // units of the last panel have zero weights).
+  // Algorithm: acc(l, p, n) is output unit p * ob + l of row n.
   auto accumulator = [&](const char *name) {
     Func acc(funcName(name));
     acc(l, p, n) = 0.0f;
-    acc(l, p, n) += wp(l, k, p) * xin(k, n);
+    acc(l, p, n) += d.weightAt(l, k, p) * d.xin(k, n);
     return acc;
   };
   auto epilogue = [&](Func acc) {
     Expr v = acc(o % int(ob), o / int(ob), n);
-    if (hasBias)
-      v += b(o);
-    if (hasResidual)
-      v += res(o, n);
-    return applyActivation(v, act);
+    if (d.hasBias)
+      v += d.b(o);
+    if (d.hasResidual)
+      v += d.res(o, n);
+    return applyActivation(v, d.act);
   };
-  const DenseTiles tiles = pickDenseTiles(units, x[0], ob, t);
+  const DenseTiles tiles = pickDenseTiles(units, d.batch, ob, t);
   const bool hasTail = units % ob != 0;
   Func y(funcName("dense"));
   if (tiles.rowsAndGemv) {
@@ -219,11 +223,11 @@ Kernel buildDensePacked(const Shape &x, const Shape &weight, const Shape &packed
     // accumulator, one per specialization; the select on the same
     // condition drops the other copy from each.
     Func accRows = accumulator("dense_acc"), accGemv = accumulator("dense_gemv_acc");
-    Expr rows = xin.dim(1).extent() >= tiles.tm;
+    Expr rows = d.xin.dim(1).extent() >= tiles.tm;
     y(o, n) = select(rows, epilogue(accRows), epilogue(accGemv));
     scheduleDenseTiles(y, y.specialize(rows), accRows, k, in, ob, tiles.gp, tiles.tm, hasTail, t);
     if (tiles.tmFew > 1) {
-      Expr few = !rows && xin.dim(1).extent() >= tiles.tmFew;
+      Expr few = !rows && d.xin.dim(1).extent() >= tiles.tmFew;
       scheduleDenseTiles(y, y.specialize(few), accGemv, k, in, ob, tiles.gpGemv, tiles.tmFew,
                          hasTail, t, false);
     }
@@ -234,21 +238,79 @@ Kernel buildDensePacked(const Shape &x, const Shape &weight, const Shape &packed
     y(o, n) = epilogue(acc);
     scheduleDenseTiles(y, y, acc, k, in, ob, tiles.gp, tiles.tm, hasTail, t);
   }
+  return y;
+}
 
-  constrainDense(xin, x);
+} // namespace
+
+Kernel buildDensePacked(const Shape &x, const Shape &weight, const Shape &packed, bool hasBias,
+                        ActivationSpec act, const Shape &out, const Target &t, bool hasResidual) {
+  requireCpuTarget(t, "dense");
+  checkShape(x, 2, "dense input");
+  checkPackedShapes(weight, packed);
+  checkSameShape({x[1]}, {weight[1]}, "dense weight in-features");
+  checkSameShape({x[0], weight[0]}, out, "dense result");
+
+  PanelDense d;
+  ImageParam wp(Float(32), 3, "packed_weight");
+  // The padding units of the last panel have zero weights.
+  d.weightAt = [wp](Expr l, Expr k, Expr p) { return wp(l, k, p); };
+  d.in = x[1];
+  d.units = weight[0];
+  d.batch = x[0];
+  d.ob = packed[2];
+  d.hasBias = hasBias;
+  d.hasResidual = hasResidual;
+  d.act = act;
+  Func y = densePanels(d, t);
+
+  constrainDense(d.xin, x);
   constrainDense(wp, packed);
   if (hasBias)
-    constrainDense(b, {units});
+    constrainDense(d.b, {d.units});
   if (hasResidual)
-    constrainDense(res, out);
+    constrainDense(d.res, out);
   constrainDense(y.output_buffer(), out);
-
-  std::vector<ImageParam> inputs{xin, wp};
+  std::vector<ImageParam> inputs{d.xin, wp};
   if (hasBias)
-    inputs.push_back(b);
+    inputs.push_back(d.b);
   if (hasResidual)
-    inputs.push_back(res);
+    inputs.push_back(d.res);
   return makeKernel(y, inputs);
+}
+
+Kernel buildDenseGradInput(const Shape &dy, const Shape &weight, const Shape &out,
+                           const Target &t) {
+  requireCpuTarget(t, "dense input gradient");
+  checkShape(dy, 2, "dense input gradient dy");
+  checkShape(weight, 2, "dense input gradient weight");
+  if (weight[0] == kDynamic)
+    throw std::invalid_argument("dnnc kernels: dense weight must be static");
+  checkSameShape({dy[1]}, {weight[0]}, "dense input gradient weight rows");
+  checkSameShape({dy[0], weight[1]}, out, "dense input gradient result");
+
+  // dx = dy W: a dense layer of weight[1] units whose transposed weight is
+  // W itself. Its rows [in] are the panels' layout already: panel p is
+  // columns [p * ob, p * ob + ob) of every row, read in place instead of a
+  // transposed copy per step. Panels past the last column (in not a
+  // multiple of ob) are clamped into it: their lanes are never stored.
+  PanelDense d;
+  ImageParam w(Float(32), 2, "weight");
+  d.in = dy[1];
+  d.units = weight[1];
+  d.batch = dy[0];
+  d.ob = densePackedWeightShape({d.units, d.in})[2];
+  const int64_t ob = d.ob, units = d.units;
+  d.weightAt = [w, ob, units](Expr l, Expr k, Expr p) {
+    Expr col = p * int(ob) + l;
+    return w(units % ob == 0 ? col : min(col, int(units) - 1), k);
+  };
+  Func y = densePanels(d, t);
+
+  constrainDense(d.xin, dy);
+  constrainDense(w, weight);
+  constrainDense(y.output_buffer(), out);
+  return makeKernel(y, {d.xin, w});
 }
 
 } // namespace dnnc::kernels

@@ -100,6 +100,12 @@ Kernel buildDensePacked(const Shape &x, const Shape &weight, const Shape &packed
                         ActivationSpec act, const Shape &out, const Halide::Target &t,
                         bool hasResidual = false);
 
+// args: dy [N, units], weight [units, in] (PyTorch layout, static). out [N,
+// in]: the dense input gradient dx = dy W, on the GEMM micro-kernel of
+// buildDensePacked reading the weight in place (its rows are the panels).
+Kernel buildDenseGradInput(const Shape &dy, const Shape &weight, const Shape &out,
+                           const Halide::Target &t);
+
 // args: x [N,C,H,W], weight [O,C/groups,KH,KW], bias [O] if hasBias,
 // residual [N,O,OH,OW] if hasResidual. Zero padding; y = act(conv + b +
 // residual), out [N,O,OH,OW] with OH = (H+pt+pb-dh*(KH-1)-1)/sh + 1.

@@ -33,8 +33,12 @@ Tensor reduceSum(const Tensor &x, const std::vector<int> &axes);
 
 // Weight gradient of dense: dy [R, out], x [R, in] -> dW [out, in],
 //   dW[o][i] = sum_r dy[r][o] * x[r][i].
-// (The input gradient is dense(dy, W^T); the bias gradient reduceSum(dy, {0}).)
+// (The bias gradient is reduceSum(dy, {0}).)
 Tensor denseGradWeight(const Tensor &dy, const Tensor &x);
+
+// Input gradient of dense: dy [R, out], W [out, in] (PyTorch layout) ->
+// dx [R, in], dx[r][i] = sum_o dy[r][o] * W[o][i].
+Tensor denseGradInput(const Tensor &dy, const Tensor &weight);
 
 // Weight gradient of conv2d: dy [N, O, OH, OW], x [N, C, H, W] with conv2d's
 // output extents for p and a KH x KW kernel -> dW [O, C/groups, KH, KW],

@@ -42,3 +42,19 @@ func @running_stats(%m: tensor<3xf32>, %s: tensor<3xf32>, %h: tensor<8xf32>) {
   dnn.running_stats_update %rm, %rv, %m, %s, %h {count_per_item = 0 : i64, epsilon = 1.0e-05 : f32, momentum = 0.1 : f32} : (tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<8xf32>) -> ()
   return
 }
+
+// -----
+
+func @dense_grad_input_rows(%dy: tensor<?x3xf32>, %w: tensor<4x5xf32>) -> tensor<?x5xf32> {
+  // expected-error @+1 {{'dnn.dense_grad_input' op weight rows (4) differ from dy's units (3)}}
+  %dx = dnn.dense_grad_input %dy, %w : (tensor<?x3xf32>, tensor<4x5xf32>) -> tensor<?x5xf32>
+  return %dx : tensor<?x5xf32>
+}
+
+// -----
+
+func @dense_grad_input_result(%dy: tensor<?x7x3xf32>, %w: tensor<3x5xf32>) -> tensor<?x5xf32> {
+  // expected-error @+1 {{'dnn.dense_grad_input' op result must be 'tensor<?x7x5xf32>'}}
+  %dx = dnn.dense_grad_input %dy, %w : (tensor<?x7x3xf32>, tensor<3x5xf32>) -> tensor<?x5xf32>
+  return %dx : tensor<?x5xf32>
+}

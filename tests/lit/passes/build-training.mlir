@@ -31,15 +31,16 @@
 // CHECK: %[[PROBS:.*]] = dnn.softmax %[[LOGITS]]
 // CHECK: %[[LOSS:.*]] = dnn.loss %[[LOGITS]], %arg1 {kind = "cross_entropy", label_smoothing = 0.000000e+00 : f32}
 // CHECK: %[[SEED:.*]] = dnn.loss_grad %[[LOGITS]], %arg1
-// CHECK: %[[PWT:.*]] = dnn.transpose %[[PW]] {perm = [1, 0]}
-// CHECK: %[[DDROP:.*]] = dnn.dense %[[SEED]], %[[PWT]]
+// The input gradient reads the weight as stored (no transposed copy).
+// CHECK-NOT: dnn.transpose
+// CHECK: %[[DDROP:.*]] = dnn.dense_grad_input %[[SEED]], %[[PW]] : (tensor<?x2xf32>, tensor<2x3xf32>) -> tensor<?x3xf32>
 // CHECK: %[[DPW:.*]] = dnn.dense_grad_weight %[[SEED]], %[[DROP]]
 // CHECK: %[[DPB:.*]] = dnn.reduce_sum %[[SEED]] {axes = [0]}
 // CHECK: %[[DBN:.*]] = dnn.mul %[[DDROP]], %[[MASK]]
 // CHECK: %[[DR:.*]], %[[DG:.*]], %[[DB:.*]] = dnn.batchnorm_train_grad %[[DBN]], %[[R]], %[[G]], %[[MEAN]], %[[INVSTD]]
 // CHECK: %[[DH:.*]] = dnn.activation_grad %[[DR]], %[[H]], %[[R]] {activation = "relu", alpha = 0.000000e+00 : f32}
 // The input x needs no gradient: only the weight's is built.
-// CHECK-NOT: dnn.dense %[[DH]]
+// CHECK-NOT: dnn.dense_grad_input %[[DH]]
 // CHECK: %[[DHW:.*]] = dnn.dense_grad_weight %[[DH]], %arg0
 // CHECK: %[[M:.*]] = dnn.state "optimizer.h.weight.exp_avg" : tensor<3x4xf32>
 // CHECK: %[[V:.*]] = dnn.state "optimizer.h.weight.exp_avg_sq" : tensor<3x4xf32>

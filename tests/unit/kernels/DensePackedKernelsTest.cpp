@@ -7,6 +7,7 @@
 // few-row and one-row specializations), bias, residual and activations.
 #include "Kernels.h"
 #include "KernelTestSupport.h"
+#include "dnnref/RefGrad.h"
 
 #include <gtest/gtest.h>
 
@@ -110,6 +111,44 @@ TEST(DensePackedKernel, RejectsBadShapes) {
   EXPECT_THROW(buildDensePacked({2, 7}, {40, 8}, {2, 8, 32}, false, {}, {2, 40}, host()),
                std::invalid_argument);
   EXPECT_THROW(buildDenseWeightPack({40, 8}, {2, 8, 16}, host()), std::invalid_argument);
+}
+
+// The input gradient dx = dy W on the panel micro-kernel, the weight read
+// in place: widths that are whole panels, a partial last panel (clamped
+// columns), narrower than a panel; one row, rows below and above the tile,
+// static and dynamic rows.
+TEST(DenseGradInputKernel, MatchesReference) {
+  struct Case {
+    int64_t rows, units, in;
+    bool dynamic;
+  };
+  const Case cases[] = {
+      {64, 10, 256, true},  // MNIST MLP output layer's dx
+      {64, 256, 256, true}, // hidden layer
+      {37, 33, 70, true},   // 70 = 2 panels + 6 columns
+      {6, 64, 96, true},    // fewer rows than the tile
+      {1, 40, 10, false},   // one row, narrower than a panel
+      {50, 128, 1, false},  // one column
+  };
+  unsigned seed = 9200;
+  for (const Case &c : cases)
+    guarded(testing::Message() << "dense grad input R=" << c.rows << " units=" << c.units
+                               << " in=" << c.in << " dyn=" << c.dynamic,
+            [&] {
+              dnnref::Tensor dy = randomTensor({c.rows, c.units}, seed++);
+              dnnref::Tensor w = randomTensor({c.units, c.in}, seed++);
+              Kernel k = buildDenseGradInput(withBatch({c.rows, c.units}, c.dynamic),
+                                             {c.units, c.in}, withBatch({c.rows, c.in}, c.dynamic),
+                                             host());
+              expectClose(run(k, {&dy, &w}, {c.rows, c.in}), dnnref::denseGradInput(dy, w));
+            });
+}
+
+TEST(DenseGradInputKernel, RejectsBadShapes) {
+  EXPECT_THROW(buildDenseGradInput({2, 8}, {7, 4}, {2, 4}, host()), std::invalid_argument);
+  EXPECT_THROW(buildDenseGradInput({2, 8}, {8, 4}, {2, 8}, host()), std::invalid_argument);
+  EXPECT_THROW(buildDenseGradInput({2, 8}, {kDynamic, 4}, {2, 4}, host()),
+               std::invalid_argument);
 }
 
 } // namespace

@@ -74,6 +74,22 @@ TEST(DenseGradWeightDeathTest, RowCountsMustAgree) {
                "denseGradWeight x must have shape \\[2, 4\\]");
 }
 
+// -------------------------------------------------------- denseGradInput ---
+
+TEST(DenseGradInputTest, MultipliesByTheWeight) {
+  Tensor dy = makeTensor({2, 2}, {1, 2, 3, 4});
+  Tensor w = makeTensor({2, 3}, {1, 0, -1, 2, 1, 0});
+  // dx[r] = dy[r][0] * w[0] + dy[r][1] * w[1]:
+  // r = 0: 1*[1, 0, -1] + 2*[2, 1, 0] = [5, 2, -1]
+  // r = 1: 3*[1, 0, -1] + 4*[2, 1, 0] = [11, 4, -3]
+  expectTensor(dnnref::denseGradInput(dy, w), {2, 3}, {5, 2, -1, 11, 4, -3});
+}
+
+TEST(DenseGradInputDeathTest, WeightRowsMustMatchTheGradient) {
+  EXPECT_DEATH(dnnref::denseGradInput(Tensor({2, 2}), Tensor({3, 4})),
+               "denseGradInput weight must have shape \\[2, 4\\]");
+}
+
 // ------------------------------------------------------ conv2dGradWeight ---
 
 // x = 1..9 as a 3x3 image.

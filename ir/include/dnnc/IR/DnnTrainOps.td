@@ -204,6 +204,19 @@ def Dnn_DenseGradWeightOp : Dnn_TrainOp<"dense_grad_weight"> {
   let assemblyFormat = "$grad `,` $input attr-dict `:` functional-type(operands, results)";
 }
 
+def Dnn_DenseGradInputOp : Dnn_TrainOp<"dense_grad_input"> {
+  let summary = "dense input gradient: dx = dy W, dy [N, ..., units], W [units, in]";
+  let description = [{
+    The product with the weight in its stored (PyTorch) layout: the result
+    is [N, ..., in], every row of dy's last dim multiplied by W. Code
+    generation reads W in place, where a dense on the transposed weight
+    needed a transposed copy of it each step.
+  }];
+  let arguments = (ins Dnn_Tensor:$grad, Dnn_Tensor:$weight);
+  let results = (outs Dnn_Tensor:$result);
+  let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
+}
+
 def Dnn_Conv2dGradWeightOp : Dnn_TrainOp<"conv2d_grad_weight"> {
   let summary = "conv2d weight gradient from dy and the conv's input";
   let arguments = (ins Dnn_Tensor:$grad, Dnn_Tensor:$input, I64ArrayAttr:$strides,
