@@ -61,6 +61,17 @@ LogicalResult lowerForward(dnn::RecurrenceTrainOp op, LoweringContext &ctx) {
   TensorRef h0 = op.getH0() ? ctx.operand(next++) : zeroState(ctx, state);
   TensorRef c0 = lstm ? (op.getC0() ? ctx.operand(next++) : zeroState(ctx, state)) : TensorRef();
 
+  // W_hh (and b_hh) packed for the step kernel once per training step,
+  // before the loop (they change with every update).
+  std::vector<TensorRef> packArgs{wHh};
+  if (bias)
+    packArgs.push_back(bHh);
+  TensorRef packed = ctx.scratch(k::packedRecurrentWeightShape(cell, H));
+  ctx.call(
+      "pack_w_hh",
+      [=](const Halide::Target &tg) { return k::buildPackRecurrentWeights(cell, H, bias, tg); },
+      packArgs, {packed});
+
   int64_t first = op.getReverse() ? T - 1 : 0, dir = op.getReverse() ? -1 : 1;
   auto step = [&](int64_t t, int64_t move, TensorRef hPrev, TensorRef cPrev, const char *role) {
     TensorRef x = stepSlice(xproj, t, move), hOut = stepSlice(hs, t, move);
@@ -72,9 +83,7 @@ LogicalResult lowerForward(dnn::RecurrenceTrainOp op, LoweringContext &ctx) {
     std::vector<TensorRef> args{x, hPrev};
     if (lstm)
       args.push_back(cPrev);
-    args.push_back(wHh);
-    if (bias)
-      args.push_back(bHh);
+    args.push_back(packed);
     std::vector<TensorRef> outs{hOut};
     if (lstm)
       outs.push_back(cOut);
@@ -82,7 +91,7 @@ LogicalResult lowerForward(dnn::RecurrenceTrainOp op, LoweringContext &ctx) {
       outs.push_back(columnBlock(g, b, H));
     ctx.call(role,
              [=](const Halide::Target &tg) {
-               return k::buildRecurrentTrainStep(cell, batch, H, bias, layout, tg);
+               return k::buildRecurrentTrainStep(cell, batch, H, layout, tg);
              },
              args, outs);
   };

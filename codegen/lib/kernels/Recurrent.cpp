@@ -1,6 +1,7 @@
 // One time step of a recurrent layer (RNN, LSTM, GRU): h_prev W_hh^T + b_hh
 // as a register-blocked GEMM on weights packed at load time, fused with the
 // gate math.
+#include "RecurrentStep.h"
 #include "SequenceKernels.h"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace dnnc::kernels {
 
@@ -159,6 +161,10 @@ struct RegisterBlock {
   int rows, blocks;
 };
 
+} // namespace
+
+namespace recurrent_step {
+
 // CPU schedule. See the header comment of buildRecurrentStep for the packed
 // layout. A tile is `blocks` unit blocks (16 units each, all G gates) x
 // `rows` batch rows; its hh(u, g, jb, n) is accumulated in registers over k:
@@ -190,8 +196,8 @@ struct RegisterBlock {
 //   interleaved medians, before -> after: LSTM batch 1 0.388 -> 0.364 ms,
 //   batch 32 7.25 -> 6.34 ms (132 GFLOP/s); GRU batch 1 0.277 -> 0.278 ms,
 //   batch 32 4.77 -> 4.59 ms (137 GFLOP/s).
-void scheduleStep(Func step, Func hh, RDom k, Func cellState, int G, int64_t hidden,
-                  int64_t batch, const Target &t) {
+void scheduleStep(Func step, Func hh, RDom k, const std::vector<Func> &tileLocal, int G,
+                  int64_t hidden, int64_t batch, const Target &t) {
   const int vec = t.natural_vector_size<float>();
   const bool wide = vec >= 16;
   const int U = kRecurrentUnitBlock;
@@ -278,12 +284,13 @@ void scheduleStep(Func step, Func hh, RDom k, Func cellState, int G, int64_t hid
       .unroll(uv)
       .unroll(g)
       .unroll(jb);
-  // The LSTM cell state feeds both outputs: computed once per tile.
-  if (cellState.defined())
-    cellState.compute_at(step, no).vectorize(step.args()[0], lanes, TailStrategy::GuardWithIf);
+  // Values that feed several outputs (the LSTM cell state; the gates a
+  // training step saves): computed once per tile.
+  for (Func f : tileLocal)
+    f.compute_at(step, no).vectorize(f.args()[0], lanes, TailStrategy::GuardWithIf);
 }
 
-} // namespace
+} // namespace recurrent_step
 
 Kernel buildPackRecurrentWeights(Cell cell, int64_t hidden, bool hasBias, const Target &t) {
   requireCpuTarget(t, "recurrent weight packing");
@@ -377,7 +384,10 @@ Kernel buildRecurrentStep(Cell cell, int64_t batch, int64_t hidden, const StepLa
   }
   constrainDense(w, packed);
 
-  scheduleStep(step, hh, k, cellState, G, hidden, batch, t);
+  std::vector<Func> tileLocal;
+  if (cellState.defined())
+    tileLocal.push_back(cellState);
+  recurrent_step::scheduleStep(step, hh, k, tileLocal, G, hidden, batch, t);
 
   std::vector<ImageParam> inputs{xproj, hPrev};
   if (lstm)

@@ -35,11 +35,12 @@ struct TrainStepLayout {
 // One training forward step: buildRecurrentStep that also writes the step's
 // saved gates.
 // args: as buildRecurrentStep: xproj_t [N, G*H], h_prev [N, H], c_prev [N, H]
-//       (Lstm only), w_hh [G*H, H], b_hh [G*H] (if hasBias).
+//       (Lstm only), W_hh and b_hh packed by buildPackRecurrentWeights
+//       (packedRecurrentWeightShape(cell, hidden); once per training step).
 // outputs: h_t [N, H], c_t [N, H] (Lstm only), then the S gate blocks, each
 //   [N, H] with row stride layout.gatesRowStride: block b of gates_t.
 // Formulas as buildRecurrentStep. The outputs must not overlap the inputs.
-Kernel buildRecurrentTrainStep(Cell cell, int64_t batch, int64_t hidden, bool hasBias,
+Kernel buildRecurrentTrainStep(Cell cell, int64_t batch, int64_t hidden,
                                const TrainStepLayout &layout, const Halide::Target &t);
 
 // Row strides of one backward step's strided buffers (elements; each >= its

@@ -1,8 +1,11 @@
 // One training forward step of a recurrent layer: the inference step
-// (h_prev W_hh^T + b_hh as a register-blocked GEMV/GEMM fused with the gate
-// math) that also stores the gate values the backward needs.
+// (h_prev W_hh^T + b_hh as a register-blocked GEMM on the packed weights,
+// fused with the gate math) that also stores the gate values the backward
+// needs.
 #include "RecurrentTrainKernels.h"
+#include "RecurrentStep.h"
 #include "RecurrentTrainSupport.h"
+#include "SequenceKernels.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -27,108 +30,39 @@ int savedGateCount(Cell cell) {
   throw std::invalid_argument("dnnc kernels: unknown recurrent cell");
 }
 
-namespace {
-
-// CPU schedule: the one of buildRecurrentStep (Recurrent.cpp, where it is
-// measured and explained), with the gate activations as tile-local Funcs so
-// that each is computed once per tile and feeds both the state update and
-// its saved-gate output. In short: tiles of one vector of hidden units x Tn
-// batch rows, parallel in tasks of >= ~64K MACs; hh(j, g, n) of the tile is
-// computed gate by gate in Tj x Tn register blocks of a k-vectorized
-// reduction (rfactor into per-lane partial sums, w_hh read in its PyTorch
-// layout); a dynamic batch specializes Tn by N. The saved-gate stores are
-// plain vector stores next to the GEMV (S*H floats per row against G*H*H
-// MACs), but they go to a sequence that does not stay in cache ([N, T, S*H]:
-// 13 MB for a GRU with H=256, N=64, T=50):
-//   Measured on the AVX-512 host (1 thread, thread CPU time, best of 30
-//   sequences of 50 steps, 2-core VM shared with other jobs), H=256, N=64,
-//   us/step, this kernel vs buildRecurrentStep: GRU 388 vs 332, LSTM 521 vs
-//   499, RNN 97 vs 93; the GRU writing its gates to one cache-resident slice
-//   instead: 330, so the difference is the memory traffic of the saved
-//   gates (padding the row stride off a multiple of 4 KiB changed nothing).
-//   Batch 1: LSTM 9.8 vs 9.2 us.
-void scheduleTrainStep(Func step, Func hh, RDom k, const std::vector<Func> &tileLocal, int G,
-                       int64_t hidden, int64_t batch, const Target &t) {
-  const int vec = t.natural_vector_size<float>();
-  const bool wide = vec >= 16;
-  const int H = static_cast<int>(hidden);
-  const int lanesJ = std::min(H, vec);
-  const int lanesK = std::min(H, vec);
-  const int tj = powerOfTwoDivisor(lanesJ, wide ? 4 : 2);
-  const int tnBlock = wide ? 4 : 3;
-
-  RVar ko("ko"), ki("ki");
-  Var u("u");
-  hh.update().split(k.x, ko, ki, lanesK, TailStrategy::GuardWithIf);
-  Func part = hh.update().rfactor(ki, u);
-
-  Var j = step.args()[0], n = step.args()[1];
-  Var g = hh.args()[1];
-  Var jo("jo"), ji("ji"), no("no"), ni("ni"), tile("tile"), task("task"), tt("tt");
-  Var jb("jblock"), jj("jj");
-
-  auto tileSchedule = [&](Stage s, int tn) {
-    s.split(j, jo, ji, lanesJ, TailStrategy::ShiftInwards)
-        .split(n, no, ni, tn, TailStrategy::ShiftInwards)
-        .reorder(ji, ni, jo, no)
-        .vectorize(ji)
-        .unroll(ni)
-        .fuse(jo, no, tile);
-    const int64_t macsPerTile = static_cast<int64_t>(lanesJ) * G * tn * hidden;
-    const int64_t tilesPerTask = std::max<int64_t>(1, (int64_t(1) << 16) / macsPerTile);
-    s.split(tile, task, tt, static_cast<int>(tilesPerTask), TailStrategy::GuardWithIf)
-        .parallel(task);
-  };
-  if (batch == kDynamic) {
-    Expr N = step.output_buffers()[0].dim(1).extent();
-    for (int tn = tnBlock; tn >= 2; --tn)
-      tileSchedule(step.specialize(N >= tn), tn);
-    tileSchedule(step, 1);
-  } else {
-    tileSchedule(step, static_cast<int>(std::min<int64_t>(batch, tnBlock)));
-  }
-
-  hh.compute_at(step, tt).vectorize(j);
-  hh.update()
-      .split(j, jb, jj, tj)
-      .reorder(ki, jj, n, jb, g)
-      .atomic()
-      .vectorize(ki)
-      .unroll(jj)
-      .unroll(n);
-  part.compute_at(hh, jb).reorder_storage(u, j, g, n).vectorize(u).unroll(j).unroll(n);
-  part.update().reorder(u, j, n, ko).vectorize(u).unroll(j).unroll(n);
-  for (Func f : tileLocal)
-    f.compute_at(step, tt).vectorize(f.args()[0]).unroll(f.args()[1]);
-}
-
-} // namespace
-
-Kernel buildRecurrentTrainStep(Cell cell, int64_t batch, int64_t hidden, bool hasBias,
+Kernel buildRecurrentTrainStep(Cell cell, int64_t batch, int64_t hidden,
                                const TrainStepLayout &layout, const Target &t) {
   requireCpuTarget(t, "recurrent training step");
   checkStepSizes(batch, hidden, "recurrent training step");
   const int G = gateCount(cell), S = savedGateCount(cell);
   const bool lstm = cell == Cell::Lstm;
-  const int H = static_cast<int>(hidden);
+  const int H = static_cast<int>(hidden), U = kRecurrentUnitBlock;
+  const Shape packed = packedRecurrentWeightShape(cell, hidden);
 
   ImageParam xproj(Float(32), 2, "xproj"), hPrev(Float(32), 2, "h_prev"),
-      cPrev(Float(32), 2, "c_prev"), w(Float(32), 2, "w_hh"), b(Float(32), 1, "b_hh");
-  Var j("j"), g("g"), n("n");
+      cPrev(Float(32), 2, "c_prev"), w(Float(32), 4, "w_packed");
+  Var j("j"), n("n"), u("u"), g("g"), jb("jb"), hn("hn");
   RDom k(0, H, "k");
 
-  // Algorithm. hh(j, g, n) = (h_prev W_hh^T + b_hh)[n, g*H + j].
+  // Algorithm: the inference step's. hh(u, g, jb, hn) = (h_prev W_hh^T +
+  // b_hh)[n, g*H + jb*16 + u] on the packed weights (row H holds b_hh);
+  // rows past the batch (hh is rounded up to whole row blocks) read the last
+  // row again.
   Func hh(funcName("rnn_train_hh"));
-  hh(j, g, n) = hasBias ? b(g * H + j) : Expr(0.0f);
-  hh(j, g, n) += w(k, g * H + j) * hPrev(k, n);
-  auto pre = [&](int gate) { return xproj(gate * H + j, n) + hh(j, gate, n); };
+  hh(u, g, jb, hn) = w(u, g, H, jb);
+  Expr lastRow = hPrev.dim(1).extent() - 1;
+  hh(u, g, jb, hn) += w(u, g, k, jb) * hPrev(k, min(hn, lastRow));
+  auto hidden_ = [&](int gate) { return hh(j % U, gate, j / U, n); };
+  auto pre = [&](int gate) { return xproj(gate * H + j, n) + hidden_(gate); };
   auto gateFunc = [&](const char *name, Expr value) {
     Func f(funcName(name));
     f(j, n) = std::move(value);
     return f;
   };
 
-  // The step's outputs: h_t, c_t (Lstm), then the S saved blocks.
+  // The step's outputs: h_t, c_t (Lstm), then the S saved blocks. The gates
+  // are Funcs of their own, computed once per tile for the state update and
+  // their saved copy.
   std::vector<Func> tileLocal;
   std::vector<Expr> outputs;
   switch (cell) {
@@ -153,10 +87,11 @@ Kernel buildRecurrentTrainStep(Cell cell, int64_t batch, int64_t hidden, bool ha
     Func r = gateFunc("gru_train_r", sigmoidOf(pre(0)));
     Func z = gateFunc("gru_train_z", sigmoidOf(pre(1)));
     // The reset gate scales only the hidden term hn = W_hn h + b_hn.
-    Func nGate = gateFunc("gru_train_n", tanhOf(xproj(2 * H + j, n) + r(j, n) * hh(j, 2, n)));
-    tileLocal = {r, z, nGate};
+    Func hnTerm = gateFunc("gru_train_hn", hidden_(2));
+    Func nGate = gateFunc("gru_train_n", tanhOf(xproj(2 * H + j, n) + r(j, n) * hnTerm(j, n)));
+    tileLocal = {r, z, hnTerm, nGate};
     outputs = {(1.0f - z(j, n)) * nGate(j, n) + z(j, n) * hPrev(j, n), r(j, n), z(j, n),
-               nGate(j, n), hh(j, 2, n)};
+               nGate(j, n), hnTerm(j, n)};
     break;
   }
   }
@@ -183,18 +118,19 @@ Kernel buildRecurrentTrainStep(Cell cell, int64_t batch, int64_t hidden, bool ha
   for (int s = 0; s < S; ++s)
     constrainRows(outs[next++], batch, hidden, layout.gatesRowStride,
                   "recurrent training step gates", false);
-  constrainDense(w, {gateRows, hidden});
-  if (hasBias)
-    constrainDense(b, {gateRows});
+  constrainDense(w, packed);
 
-  scheduleTrainStep(step, hh, k, tileLocal, G, hidden, batch, t);
+  // The inference step's schedule (packed register-blocked GEMM; the gates
+  // once per tile). Measured, LSTM H = 256, batch 64, T = 50, model
+  // training step: the k-vectorized dot-product form on w_hh as stored
+  // (rfactor into per-lane sums) took 0.53 ms per step on 1 thread (63
+  // GFLOP/s), see below for this one.
+  recurrent_step::scheduleStep(step, hh, k, tileLocal, G, hidden, batch, t);
 
   std::vector<ImageParam> inputs{xproj, hPrev};
   if (lstm)
     inputs.push_back(cPrev);
   inputs.push_back(w);
-  if (hasBias)
-    inputs.push_back(b);
   return makeKernel(step, inputs);
 }
 

@@ -92,6 +92,17 @@ Buffer<float> rowsView(float *base, int64_t rows, int64_t width, int64_t rowStri
   return Buffer<float>(base, 2, dims);
 }
 
+Buffer<float> packedView(float *base, const Shape &shape) {
+  std::vector<halide_dimension_t> dims(shape.size());
+  int32_t stride = 1;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    const int32_t extent = static_cast<int32_t>(shape[shape.size() - 1 - d]);
+    dims[d] = {0, extent, stride};
+    stride *= extent;
+  }
+  return Buffer<float>(base, static_cast<int>(dims.size()), dims.data());
+}
+
 StridedRunner::StridedRunner(Kernel k)
     : kernel_(std::move(k)), params_(kernelParameters(kernel_)) {
   kernel_.pipeline.compile_jit(host());

@@ -56,6 +56,8 @@ std::vector<int64_t> withBatch(std::vector<int64_t> s, bool dynamic);
 
 // [rows, width] view of memory whose rows lie `rowStride` floats apart.
 Halide::Buffer<float> rowsView(float *base, int64_t rows, int64_t width, int64_t rowStride);
+// A dense buffer of IR shape `shape` (any rank) over `base`.
+Halide::Buffer<float> packedView(float *base, const Shape &shape);
 
 // A kernel JIT-compiled once and run many times on caller-made buffers
 // (strided views included), as a model's loops call it.

@@ -93,10 +93,10 @@ TrainKernels buildKernels(const TrainCase &c) {
   const TrainStepLayout first{{T * GH, initialStride, initialStride, T * H, T * H}, T * SH};
   const TrainStepLayout next{{T * GH, T * H, T * H, T * H, T * H}, T * SH};
   k.firstForward = std::make_unique<StridedRunner>(
-      buildRecurrentTrainStep(c.cell, batch, H, c.bias, first, host()));
+      buildRecurrentTrainStep(c.cell, batch, H, first, host()));
   if (c.denseInitial)
     k.nextForward = std::make_unique<StridedRunner>(
-        buildRecurrentTrainStep(c.cell, batch, H, c.bias, next, host()));
+        buildRecurrentTrainStep(c.cell, batch, H, next, host()));
   const int64_t dhStride = c.sequenceGrad ? T * H : H;
   const BackwardStepLayout firstBack{dhStride, T * SH, T * H, initialStride, initialStride,
                                      T * GH};
@@ -131,7 +131,7 @@ void checkSequence(const TrainCase &c, TrainKernels &kernels, bool reverse, unsi
   // ---- training forward.
   dnnref::RecurrentTrainState ref = dnnref::recurrentTrainForward(
       cell, xproj, wHh, c.bias ? &bHh : nullptr, h0Ref, c0Ref, reverse);
-  std::vector<float> xprojF = toFloats(xproj), wF = toFloats(wHh), bF = toFloats(bHh);
+  std::vector<float> xprojF = toFloats(xproj), wF = toFloats(wHh);
   // h0 / c0 as the kernels read them: dense, or row n at n*T*H.
   const int64_t initialStride = c.denseInitial ? H : T * H;
   std::vector<float> h0F(N * initialStride, std::nanf("")), c0F(N * initialStride, std::nanf(""));
@@ -143,7 +143,15 @@ void checkSequence(const TrainCase &c, TrainKernels &kernels, bool reverse, unsi
   std::vector<float> hs(N * T * H, std::nanf("")), cs(N * T * H, std::nanf("")),
       gates(N * T * SH, std::nanf(""));
   Buffer<float> wBuf = rowsView(wF.data(), GH, H, H);
-  Buffer<float> bBuf(bF.data(), static_cast<int>(GH));
+  // The forward step reads W_hh and b_hh packed, as the compiler does once
+  // per training step.
+  const Shape packedShape = packedRecurrentWeightShape(c.cell, H);
+  std::vector<const dnnref::Tensor *> packArgs{&wHh};
+  if (c.bias)
+    packArgs.push_back(&bHh);
+  std::vector<float> packed =
+      run(buildPackRecurrentWeights(c.cell, H, c.bias, host()), packArgs, packedShape);
+  Buffer<float> packedBuf = packedView(packed.data(), packedShape);
   auto timeOf = [&](int64_t s) { return reverse ? T - 1 - s : s; };
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = timeOf(s), prev = s > 0 ? timeOf(s - 1) : -1;
@@ -153,9 +161,7 @@ void checkSequence(const TrainCase &c, TrainKernels &kernels, bool reverse, unsi
     if (lstm)
       in.push_back(prev < 0 ? rowsView(c0F.data(), N, H, initialStride)
                             : rowsView(cs.data() + prev * H, N, H, T * H));
-    in.push_back(wBuf);
-    if (c.bias)
-      in.push_back(bBuf);
+    in.push_back(packedBuf);
     std::vector<Buffer<float>> out{rowsView(hs.data() + t * H, N, H, T * H)};
     if (lstm)
       out.push_back(rowsView(cs.data() + t * H, N, H, T * H));
@@ -294,14 +300,14 @@ TEST(RecurrentTrainKernels, LargerOddBatches) {
 
 TEST(RecurrentTrainKernels, RejectBadLayoutsAndGpuTargets) {
   const TrainStepLayout dense{{4 * 8, 8, 8, 8, 8}, 4 * 8};
-  EXPECT_NO_THROW(buildRecurrentTrainStep(Cell::Lstm, 2, 8, true, dense, host()));
-  EXPECT_THROW(buildRecurrentTrainStep(Cell::Lstm, 2, 8, true, {{4 * 8, 8, 8, 8, 8}, 31}, host()),
+  EXPECT_NO_THROW(buildRecurrentTrainStep(Cell::Lstm, 2, 8, dense, host()));
+  EXPECT_THROW(buildRecurrentTrainStep(Cell::Lstm, 2, 8, {{4 * 8, 8, 8, 8, 8}, 31}, host()),
                std::invalid_argument); // the gate slice is 32 wide
-  EXPECT_THROW(buildRecurrentTrainStep(Cell::Gru, 2, 8, true, {{23, 8, 8, 8, 8}, 32}, host()),
+  EXPECT_THROW(buildRecurrentTrainStep(Cell::Gru, 2, 8, {{23, 8, 8, 8, 8}, 32}, host()),
                std::invalid_argument); // xproj rows are 24 wide
-  EXPECT_THROW(buildRecurrentTrainStep(Cell::Gru, 0, 8, true, dense, host()),
+  EXPECT_THROW(buildRecurrentTrainStep(Cell::Gru, 0, 8, dense, host()),
                std::invalid_argument);
-  EXPECT_THROW(buildRecurrentTrainStep(Cell::Lstm, 2, 8, true, dense,
+  EXPECT_THROW(buildRecurrentTrainStep(Cell::Lstm, 2, 8, dense,
                                        Halide::Target("x86-64-linux-cuda")),
                std::runtime_error);
 

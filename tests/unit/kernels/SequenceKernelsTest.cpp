@@ -25,18 +25,6 @@ using Halide::Buffer;
 
 // ---------------------------- buffers for StridedRunner (KernelTestSupport) ---
 
-// A dense buffer of IR shape `shape` (any rank) over `base`.
-Buffer<float> packedView(float *base, const Shape &shape) {
-  std::vector<halide_dimension_t> dims(shape.size());
-  int32_t stride = 1;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    const int32_t extent = static_cast<int32_t>(shape[shape.size() - 1 - d]);
-    dims[d] = {0, extent, stride};
-    stride *= extent;
-  }
-  return Buffer<float>(base, static_cast<int>(dims.size()), dims.data());
-}
-
 std::vector<float> toFloats(const dnnref::Tensor &t) {
   return std::vector<float>(t.data.begin(), t.data.end());
 }
