@@ -96,17 +96,16 @@ struct GradWeightGemm {
   bool vectorizeO;
   int64_t units, in, P, M, rowsGuess;
   Shape out;
+
+  // Short reductions (batches of rows, R ~ 64): operands read in place,
+  // wide ones through copies; tiles with ShiftInwards.
+  Func inPlace(const Target &t) const;
+  // Tall reductions (sequences: R = batch x steps): both operands packed
+  // per chunk, tasks that run every chunk of a group of tiles.
+  Func packed(const Target &t) const;
 };
 
-// Short reductions (batches of rows, R ~ 64): operands read in place, wide
-// ones through copies; tiles with ShiftInwards.
-Func gradWeightInPlace(const GradWeightGemm &p, const Target &t) {
-  const ImageParam &dyp = p.dyp, &xp = p.xp;
-  const Expr R = p.R;
-  const GemmTile &g = p.g;
-  const bool vectorizeO = p.vectorizeO;
-  const int64_t units = p.units, in = p.in, P = p.P, M = p.M, rowsGuess = p.rowsGuess;
-  const Shape &out = p.out;
+Func GradWeightGemm::inPlace(const Target &t) const {
   // The rows are reduced in chunks of Kc: a chunk of the broadcast operand
   // (Kc x M floats) stays in L2 (<= 1 MB) while every tile of the chunk reads
   // it, and each row of the vectorized operand is read from memory once per
@@ -188,15 +187,7 @@ Func gradWeightInPlace(const GradWeightGemm &p, const Target &t) {
   return y;
 }
 
-// Tall reductions (sequences: R = batch x steps): both operands packed per
-// chunk, tasks that run every chunk of a group of tiles.
-Func gradWeightPacked(const GradWeightGemm &p, const Target &t) {
-  const ImageParam &dyp = p.dyp, &xp = p.xp;
-  const Expr R = p.R;
-  const GemmTile &g = p.g;
-  const bool vectorizeO = p.vectorizeO;
-  const int64_t P = p.P, M = p.M, rowsGuess = p.rowsGuess;
-  const Shape &out = p.out;
+Func GradWeightGemm::packed(const Target &t) const {
   ImageParam vOp = vectorizeO ? dyp : xp, bOp = vectorizeO ? xp : dyp;
 
   // The rows are reduced in chunks of Kc. Per chunk both operands are first
@@ -374,7 +365,7 @@ Kernel buildDenseGradWeight(const Shape &dy, const Shape &x, const Shape &out, c
   // Thousands of rows (the weight gradients of a sequence's input
   // projection) pay for packing them; a batch of rows does not (784 -> 256
   // at R = 64, 2 threads: 0.099 ms in place, 0.114 packed).
-  Func y = p.rowsGuess >= 1024 ? gradWeightPacked(p, t) : gradWeightInPlace(p, t);
+  Func y = p.rowsGuess >= 1024 ? p.packed(t) : p.inPlace(t);
   return makeKernel(y, {p.dyp, p.xp});
 }
 

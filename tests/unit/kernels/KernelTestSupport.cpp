@@ -103,6 +103,15 @@ Buffer<float> packedView(float *base, const Shape &shape) {
   return Buffer<float>(base, static_cast<int>(dims.size()), dims.data());
 }
 
+std::vector<float> packedRecurrentWeights(Cell cell, int64_t hidden, const dnnref::Tensor &wHh,
+                                          const dnnref::Tensor *bHh) {
+  std::vector<const dnnref::Tensor *> args{&wHh};
+  if (bHh)
+    args.push_back(bHh);
+  return run(buildPackRecurrentWeights(cell, hidden, bHh != nullptr, host()), args,
+             packedRecurrentWeightShape(cell, hidden));
+}
+
 StridedRunner::StridedRunner(Kernel k)
     : kernel_(std::move(k)), params_(kernelParameters(kernel_)) {
   kernel_.pipeline.compile_jit(host());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "Kernels.h"
+#include "SequenceKernels.h"
 #include "dnnref/RefKernels.h"
 
 #include <gtest/gtest.h>
@@ -58,6 +59,12 @@ std::vector<int64_t> withBatch(std::vector<int64_t> s, bool dynamic);
 Halide::Buffer<float> rowsView(float *base, int64_t rows, int64_t width, int64_t rowStride);
 // A dense buffer of IR shape `shape` (any rank) over `base`.
 Halide::Buffer<float> packedView(float *base, const Shape &shape);
+
+// W_hh (and b_hh when given) packed by buildPackRecurrentWeights, as the
+// compiler packs them for the step kernels: packedRecurrentWeightShape(cell,
+// hidden) values.
+std::vector<float> packedRecurrentWeights(Cell cell, int64_t hidden, const dnnref::Tensor &wHh,
+                                          const dnnref::Tensor *bHh);
 
 // A kernel JIT-compiled once and run many times on caller-made buffers
 // (strided views included), as a model's loops call it.

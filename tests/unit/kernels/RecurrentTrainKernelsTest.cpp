@@ -145,13 +145,8 @@ void checkSequence(const TrainCase &c, TrainKernels &kernels, bool reverse, unsi
   Buffer<float> wBuf = rowsView(wF.data(), GH, H, H);
   // The forward step reads W_hh and b_hh packed, as the compiler does once
   // per training step.
-  const Shape packedShape = packedRecurrentWeightShape(c.cell, H);
-  std::vector<const dnnref::Tensor *> packArgs{&wHh};
-  if (c.bias)
-    packArgs.push_back(&bHh);
-  std::vector<float> packed =
-      run(buildPackRecurrentWeights(c.cell, H, c.bias, host()), packArgs, packedShape);
-  Buffer<float> packedBuf = packedView(packed.data(), packedShape);
+  std::vector<float> packed = packedRecurrentWeights(c.cell, H, wHh, c.bias ? &bHh : nullptr);
+  Buffer<float> packedBuf = packedView(packed.data(), packedRecurrentWeightShape(c.cell, H));
   auto timeOf = [&](int64_t s) { return reverse ? T - 1 - s : s; };
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = timeOf(s), prev = s > 0 ? timeOf(s - 1) : -1;

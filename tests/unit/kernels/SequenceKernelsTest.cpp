@@ -101,13 +101,8 @@ void checkSequence(const SequenceCase &c, unsigned seed) {
   StridedRunner firstStep(buildRecurrentStep(c.cell, batch, H, first, host()));
   StridedRunner nextStep(buildRecurrentStep(c.cell, batch, H, next, host()));
   // W_hh and b_hh packed by the load-time kernel, as the compiler does.
-  const Shape packedShape = packedRecurrentWeightShape(c.cell, H);
-  std::vector<const dnnref::Tensor *> packArgs{&wHh};
-  if (c.bias)
-    packArgs.push_back(&bHh);
-  std::vector<float> packed =
-      run(buildPackRecurrentWeights(c.cell, H, c.bias, host()), packArgs, packedShape);
-  Buffer<float> wBuf = packedView(packed.data(), packedShape);
+  std::vector<float> packed = packedRecurrentWeights(c.cell, H, wHh, c.bias ? &bHh : nullptr);
+  Buffer<float> wBuf = packedView(packed.data(), packedRecurrentWeightShape(c.cell, H));
 
   int64_t last = 0;
   for (int64_t s = 0; s < T; ++s) {
