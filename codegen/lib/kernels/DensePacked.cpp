@@ -36,9 +36,9 @@ void checkPackedShapes(const Shape &weight, const Shape &packed) {
 // x (a memory operand of the FMA on AVX-512).
 struct DenseTiles {
   int gp = 1, tm = 1;       // the row-tiled loop nest
-  int gpGemv = 1;           // a dynamic batch's few-row specializations:
+  int gpGemv = 1;           // a dynamic batch's few-row nests:
   int tmFew = 1;            // row-tiled by tmFew, then one row at a time
-  bool rowsAndGemv = false; // two specializations, each with its accumulator
+  bool rowsAndGemv = false; // row-tiled and few-row nests, own accumulators
 };
 
 DenseTiles pickDenseTiles(int64_t units, int64_t batch, int64_t ob, const Target &t) {
@@ -100,22 +100,21 @@ DenseTiles pickDenseTiles(int64_t units, int64_t batch, int64_t ob, const Target
   return tiles;
 }
 
-// CPU schedule of one loop nest (a specialization of y) and its
-// accumulator. Tiles are ordered panel group outer, row block inner, so a
-// panel group (in * gp * ob floats) stays in L2 while every row block reads
-// it. Tasks: consecutive tiles of ~128K MACs, so small layers run on one
-// thread (a wake-up costs more than their work).
-void scheduleDenseTiles(Func y, Stage nest, Func acc, RDom k, int64_t in, int64_t ob, int gp,
-                        int rows, bool hasTail, const Target &t, bool scheduleAcc = true) {
+// CPU schedule of one loop nest (a specialization of y). Tiles are ordered
+// panel group outer, row block inner, so a panel group (in * gp * ob
+// floats) stays in L2 while every row block reads it. Tasks: consecutive
+// tiles of ~128K MACs, so small layers run on one thread (a wake-up costs
+// more than their work).
+void scheduleDenseNest(Stage nest, Var o, Var n, int64_t in, int64_t ob, int gp, int rows,
+                       bool hasTail, const Target &t) {
   const int vec = t.natural_vector_size<float>();
   // A panel is whole vectors, or (a layer narrower than 32 units) one vector
   // of ob lanes, which LLVM splits as it must.
   const int lanes = static_cast<int>(ob % vec == 0 ? vec : ob);
   Var po("po"), pi("pi"), pg("pg"), pgi("pgi"), no("no"), ni("ni"), tile("tile"), task("task"),
       ti("ti");
-  Var o = y.args()[0], n = y.args()[1];
   nest.split(o, po, pi, static_cast<int>(ob),
-          hasTail ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards)
+             hasTail ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards)
       .split(po, pg, pgi, gp, TailStrategy::GuardWithIf)
       .split(n, no, ni, rows, TailStrategy::ShiftInwards)
       .reorder(pi, ni, pgi, no, pg)
@@ -127,15 +126,19 @@ void scheduleDenseTiles(Func y, Stage nest, Func acc, RDom k, int64_t in, int64_
   const int64_t macsPerTile = std::max<int64_t>(1, in * gp * ob * rows);
   const int tilesPerTask = static_cast<int>(std::max<int64_t>(1, (1 << 17) / macsPerTile));
   nest.split(tile, task, ti, tilesPerTask, TailStrategy::GuardWithIf).parallel(task);
+}
 
-  // Whole panels, also for the last one of a layer whose units are not a
-  // multiple of ob (its padding units have zero weights): constant extents
-  // (Halide cannot prove them through the guarded splits), so that the
-  // accumulators are registers.
-  if (!scheduleAcc)
-    return;
+// The accumulator of gp panels, computed per tile of y (the loop `ti` of
+// the nests that read it). Whole panels, also for the last one of a layer
+// whose units are not a multiple of ob (its padding units have zero
+// weights): constant extents (Halide cannot prove them through the guarded
+// splits), so that the accumulators are registers.
+void scheduleDenseAccumulator(Func y, Func acc, RDom k, int64_t in, int64_t ob, int gp,
+                              const Target &t) {
+  const int vec = t.natural_vector_size<float>();
+  const int lanes = static_cast<int>(ob % vec == 0 ? vec : ob);
   Var l = acc.args()[0], p = acc.args()[1], an = acc.args()[2];
-  acc.compute_at(y, ti)
+  acc.compute_at(y, Var("ti"))
       .align_bounds(l, static_cast<int>(ob))
       .bound_extent(l, static_cast<int>(ob))
       .bound_extent(p, gp);
@@ -218,25 +221,28 @@ Func densePanels(const PanelDense &d, const Target &t) {
   const bool hasTail = units % ob != 0;
   Func y(funcName("dense"));
   if (tiles.rowsAndGemv) {
-    // The row-tiled and the one-row loop nests want different panel groups,
-    // hence accumulators of different extents: two copies of the
-    // accumulator, one per specialization; the select on the same
-    // condition drops the other copy from each.
+    // The row-tiled nest and the few-row and one-row nests want different
+    // panel groups, hence accumulators of different extents: two copies of
+    // the accumulator (the few-row and one-row nests share theirs), each
+    // read by its specializations; the select on the same condition drops
+    // the other copy from each.
     Func accRows = accumulator("dense_acc"), accGemv = accumulator("dense_gemv_acc");
     Expr rows = d.xin.dim(1).extent() >= tiles.tm;
     y(o, n) = select(rows, epilogue(accRows), epilogue(accGemv));
-    scheduleDenseTiles(y, y.specialize(rows), accRows, k, in, ob, tiles.gp, tiles.tm, hasTail, t);
+    scheduleDenseNest(y.specialize(rows), o, n, in, ob, tiles.gp, tiles.tm, hasTail, t);
     if (tiles.tmFew > 1) {
       Expr few = !rows && d.xin.dim(1).extent() >= tiles.tmFew;
-      scheduleDenseTiles(y, y.specialize(few), accGemv, k, in, ob, tiles.gpGemv, tiles.tmFew,
-                         hasTail, t, false);
+      scheduleDenseNest(y.specialize(few), o, n, in, ob, tiles.gpGemv, tiles.tmFew, hasTail, t);
     }
-    scheduleDenseTiles(y, y.specialize(!rows), accGemv, k, in, ob, tiles.gpGemv, 1, hasTail, t);
+    scheduleDenseNest(y.specialize(!rows), o, n, in, ob, tiles.gpGemv, 1, hasTail, t);
     y.specialize_fail("dnnc dense: unreachable batch case");
+    scheduleDenseAccumulator(y, accRows, k, in, ob, tiles.gp, t);
+    scheduleDenseAccumulator(y, accGemv, k, in, ob, tiles.gpGemv, t);
   } else {
     Func acc = accumulator("dense_acc");
     y(o, n) = epilogue(acc);
-    scheduleDenseTiles(y, y, acc, k, in, ob, tiles.gp, tiles.tm, hasTail, t);
+    scheduleDenseNest(y, o, n, in, ob, tiles.gp, tiles.tm, hasTail, t);
+    scheduleDenseAccumulator(y, acc, k, in, ob, tiles.gp, t);
   }
   return y;
 }

@@ -86,7 +86,6 @@ void scheduleChunkTiles(Func consumer, Func acc, Func panel, const RDom &rows, c
   acc.update().reorder(av, ab, rows.x).vectorize(av, g.lanes).unroll(av).unroll(ab);
 }
 
-
 // One dW = dy^T x problem: the operands, the rows R (dynamic or not), the
 // register tile and the orientation (vectorized along in or along out).
 struct GradWeightGemm {
@@ -291,8 +290,8 @@ Func GradWeightGemm::packed(const Target &t) const {
   tiles(y.update(), true);
   Var tileLoop = groupB ? gi : bo;
   auto scheduleChunk = [&](Chunk &k, LoopLevel packAt) {
-    // (y, ti) names the tile loop of the one stage that reads k.acc: an
-    // explicit stage index fails Halide 14's schedule validation.
+    // (y, tileLoop) names the tile loop of the one stage that reads k.acc:
+    // an explicit stage index fails Halide 14's schedule validation.
     k.acc.compute_at(y, tileLoop)
         .bound_extent(l, tp)
         .bound_extent(ml, tm)
@@ -315,9 +314,10 @@ Func GradWeightGemm::packed(const Target &t) const {
       scheduleCopy(k.vpack, g.lanes);
     scheduleCopy(k.bpack, std::min(tm, vec));
   };
-  // The first chunk's copies once, before the tasks (the whole input when
-  // R <= Kc: 784 -> 256 at R = 64, 1 thread: 0.19 ms with a copy per task,
-  // 0.17 once).
+  // Every chunk's copies per task, the first one's too: copied once before
+  // the tasks they measured faster on 1 thread (784 -> 256 at R = 64: 0.16
+  // ms against 0.19) but hardly gained from a second thread (0.14 against
+  // 0.12).
   scheduleChunk(first, LoopLevel(y, grp));
   scheduleChunk(further, LoopLevel(y, rk));
   return y;

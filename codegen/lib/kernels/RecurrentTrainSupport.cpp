@@ -33,13 +33,6 @@ void constrainRows(OutputImageParam p, int64_t rows, int64_t width, int64_t rowS
     p.dim(1).set_bounds(0, static_cast<int>(rows));
 }
 
-int powerOfTwoDivisor(int extent, int limit) {
-  int f = 1;
-  while (f * 2 <= limit && extent % (f * 2) == 0)
-    f *= 2;
-  return f;
-}
-
 void checkStepSizes(int64_t batch, int64_t hidden, const char *what) {
   if (batch != kDynamic && batch < 1)
     throw std::invalid_argument(std::string("dnnc kernels: ") + what +

@@ -26,9 +26,6 @@ Halide::Expr tanhOf(const Halide::Expr &x);
 void constrainRows(Halide::OutputImageParam p, int64_t rows, int64_t width, int64_t rowStride,
                    const char *what, bool withBounds = true);
 
-// Largest power of two <= limit that divides `extent` (1 at least).
-int powerOfTwoDivisor(int extent, int limit);
-
 // Throws std::invalid_argument unless batch >= 1 (or kDynamic) and hidden >= 1.
 void checkStepSizes(int64_t batch, int64_t hidden, const char *what);
 
